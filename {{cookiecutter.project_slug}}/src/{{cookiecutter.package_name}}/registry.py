@@ -1,0 +1,43 @@
+"""The app-wide registry of live connections: shared by every connection, on purpose."""
+
+from litestar.datastructures import State
+
+from .state import ConnectionState
+
+REGISTRY_STATE_KEY = "connection_registry"
+"""Key of the app's ``ConnectionRegistry`` in the app state."""
+
+
+class ConnectionRegistry:
+    """The live connections of one app, by connection id.
+
+    One instance per app, kept in the app state, because it is about all connections at once
+    (``/health`` counts them; later, broadcasts will walk them). Per-connection data stays in
+    each ``ConnectionState``. Every hook runs on the event loop, so no lock is needed.
+    """
+
+    __slots__ = ("_connections",)
+
+    def __init__(self) -> None:
+        self._connections: dict[str, ConnectionState] = {}
+
+    def add(self, connection_state: ConnectionState) -> None:
+        self._connections[connection_state.connection_id] = connection_state
+
+    def discard(self, connection_state: ConnectionState) -> None:
+        """Forget a connection; forgetting one twice, or one never added, is harmless."""
+        self._connections.pop(connection_state.connection_id, None)
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def __contains__(self, connection_id: object) -> bool:
+        return connection_id in self._connections
+
+
+def provide_connection_registry(state: State) -> ConnectionRegistry:
+    """Dependency: the app's one ``ConnectionRegistry``, from the app state."""
+    registry = state[REGISTRY_STATE_KEY]
+    if not isinstance(registry, ConnectionRegistry):
+        raise TypeError(f"app state {REGISTRY_STATE_KEY!r} holds {registry!r}, not a registry")
+    return registry

@@ -1,0 +1,63 @@
+"""What belongs to one connection, and the one typed way handlers get it.
+
+Litestar offers three places that look alike but are not:
+
+- the app's ``State`` (inject ``state: State``) is ONE object shared by every connection:
+  a user id put there leaks into everyone's handlers (Litestar issue #3764);
+- the ``WebsocketListener`` instance is built once and serves every connection too;
+- the connection's scope state (``socket.state`` / ``scope["state"]``) is its own.
+
+``ConnectionState`` lives in the connection's scope state. Handlers receive it through the
+``connection_state`` dependency, which Litestar resolves once per connection, so every
+message costs nothing extra. (``socket.state`` builds a new locked ``State`` wrapper on each
+access: fine once per connection, too slow once per message.)
+"""
+
+from dataclasses import dataclass, field
+{% if cookiecutter.python_version == "3.10" %}
+from datetime import datetime, timezone
+{% else %}
+from datetime import UTC, datetime
+{% endif %}
+from typing import Any
+from uuid import uuid4
+
+from litestar import WebSocket
+
+CONNECTION_STATE_KEY = "connection_state"
+"""Key of this connection's ``ConnectionState`` in its scope state."""
+
+
+def _new_connection_id() -> str:
+    return uuid4().hex
+
+
+def _utc_now() -> datetime:
+{% if cookiecutter.python_version == "3.10" %}
+    return datetime.now(timezone.utc)
+{% else %}
+    return datetime.now(UTC)
+{% endif %}
+
+
+@dataclass(slots=True)
+class ConnectionState:
+    """Everything that belongs to one WebSocket connection and to no other."""
+
+    connection_id: str = field(default_factory=_new_connection_id)
+    connected_at: datetime = field(default_factory=_utc_now)
+    messages_received: int = 0
+    # Add your per-connection fields here, with defaults, e.g.
+    #     user_id: str | None = None
+    #     subscriptions: set[str] = field(default_factory=set)
+
+
+def provide_connection_state(socket: WebSocket[Any, Any, Any]) -> ConnectionState:
+    """Create this connection's state and keep it in the connection's own scope state.
+
+    Registered as the ``connection_state`` dependency: Litestar calls it once per connection and
+    hands the same object to ``on_accept``, every ``on_receive`` and ``on_disconnect``.
+    """
+    connection_state = ConnectionState()
+    socket.scope["state"][CONNECTION_STATE_KEY] = connection_state
+    return connection_state

@@ -1,0 +1,89 @@
+"""Every connection is released, however it ends, and /health counts only live ones."""
+
+from typing import Any
+
+import pytest
+from litestar import Litestar, WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.testing import TestClient
+
+from {{ cookiecutter.package_name }} import listener
+from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
+from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY
+from {{ cookiecutter.package_name }}.state import ConnectionState
+
+from .support import RECEIVE_TIMEOUT, live_connections, receive, wait_until
+
+
+def test_health_counts_open_connections(client: TestClient[Litestar]) -> None:
+    """/health reports each open connection, and 0 once all have closed."""
+    assert live_connections(client) == 0
+    with client.websocket_connect(WEBSOCKET_PATH) as first:
+        receive(first)
+        assert live_connections(client) == 1
+        with client.websocket_connect(WEBSOCKET_PATH) as second:
+            receive(second)
+            assert live_connections(client) == 2
+        assert wait_until(lambda: live_connections(client) == 1)
+
+    assert wait_until(lambda: live_connections(client) == 0)
+    assert client.get("/health").json() == {"status": "ok", "connections": 0}
+
+
+@pytest.mark.parametrize("close_code", [1000, 1001, 1006], ids=["normal", "going-away", "abrupt"])
+def test_connection_released_after_close(client: TestClient[Litestar], close_code: int) -> None:
+    """A normal close, a client going away and an abrupt drop all release the connection."""
+    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+        receive(ws)
+        ws.send_json({"type": "echo", "text": "hi"})
+        receive(ws)
+        assert live_connections(client) == 1
+        ws.close(code=close_code)
+
+    assert wait_until(lambda: live_connections(client) == 0)
+
+
+def test_connection_released_after_handler_error(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception while handling a message closes that connection and still releases it."""
+
+    def broken_reply_to(message: ClientMessage, connection_state: ConnectionState) -> ServerMessage:
+        raise RuntimeError("injected handler fault")
+
+    monkeypatch.setattr(listener, "reply_to", broken_reply_to)
+
+    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+        receive(ws)
+        assert live_connections(client) == 1
+        ws.send_json({"type": "echo", "text": "boom"})
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_json(timeout=RECEIVE_TIMEOUT)
+
+    assert wait_until(lambda: live_connections(client) == 0)
+
+
+def test_failed_accept_leaves_no_registration(
+    app: Litestar, client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If on_accept fails after registering, the registration is undone."""
+    registry = app.state[REGISTRY_STATE_KEY]
+    registered_before_failure: list[int] = []
+
+    async def failing_send_json(
+        socket: WebSocket[Any, Any, Any], *args: object, **kwargs: object
+    ) -> None:
+        registered_before_failure.append(len(registry))
+        raise ConnectionResetError("injected: peer vanished before the welcome")
+
+    monkeypatch.setattr(WebSocket, "send_json", failing_send_json)
+
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(WEBSOCKET_PATH) as ws,
+    ):
+        ws.receive_json(timeout=RECEIVE_TIMEOUT)
+
+    assert registered_before_failure == [1]
+    assert wait_until(lambda: live_connections(client) == 0)
