@@ -54,6 +54,14 @@ PATH_PATTERN = re.compile(rf"/(?:{PATH_SEGMENT}(?:/{PATH_SEGMENT})*)?")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def check_project_name(value: str) -> str | None:
+    problem = check_one_line_text(value)
+    if problem is None and not any(character.isalnum() for character in value):
+        # cookiecutter.json derives the slug from the name; with no letter it falls back to "-".
+        return "needs at least one letter or digit, to derive the project slug from"
+    return problem
+
+
 def check_one_line_text(value: str) -> str | None:
     if not value.strip():
         return "must not be empty"
@@ -64,19 +72,21 @@ def check_one_line_text(value: str) -> str | None:
 
 def check_project_slug(value: str) -> str | None:
     if not SLUG_PATTERN.fullmatch(value):
-        return "must be lowercase ASCII words joined by '-', starting with a letter (e.g. 'chat-service')"
+        return (
+            "must be lowercase ASCII words joined by '-', starting with a letter ('chat-service')"
+        )
     return None
 
 
 def check_package_name(value: str) -> str | None:
     if not PACKAGE_PATTERN.fullmatch(value):
-        return "must be a lowercase ASCII identifier (letters, digits, '_'; not starting with a digit)"
+        return "must be a lowercase ASCII identifier (a-z, 0-9 and '_', not starting with a digit)"
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         return "is a Python keyword; pick another name (e.g. 'chat_service')"
     if value in sys.stdlib_module_names:
         return "would shadow the standard library module of that name; pick another name"
     if value in TAKEN_PACKAGE_NAMES:
-        return "would shadow a package the project depends on; pick another name"
+        return "would shadow a module the project or its tools import; pick another name"
     return None
 
 
@@ -105,7 +115,7 @@ def check_websocket_path(value: str) -> str | None:
 
 def first_problem() -> str | None:
     checks = {
-        "project_name": check_one_line_text,
+        "project_name": check_project_name,
         "project_slug": check_project_slug,
         "package_name": check_package_name,
         "description": check_one_line_text,

@@ -1,0 +1,94 @@
+"""Sessions for the template itself.
+
+- ``nox -s tests``: the template's own tests (bakes, hooks, rendered files).
+- ``nox -s lint``: ruff and mypy --strict on the template's own Python.
+- ``nox -s bake-and-test``: bake each supported option set and run the generated project's own
+  ``nox`` (its tests, ruff and mypy --strict) on the Python version it was baked for.
+  ``nox -s "bake-and-test(python-3.10)"`` runs one option set.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "bake-and-test"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+# The python_version choices of cookiecutter.json; the first one is the default.
+CHOICES = json.loads((ROOT / "cookiecutter.json").read_text())
+SUPPORTED_PYTHONS: list[str] = CHOICES["python_version"]
+DEFAULT_PYTHON = SUPPORTED_PYTHONS[0]
+TEMPLATE_REPOSITORY_PYTHON = ["noxfile.py", "hooks", "tests"]
+
+# Answers that a careless or creative user might give, and that must still bake a clean project.
+AWKWARD_ANSWERS = {
+    "project_name": 'Chat "Über" \\ Service',
+    "description": "Quotes \" ' and backslashes \\ survive; so does ünïcödé ✓",
+    "author_name": 'O\'Brien \\ "Q"',
+    "websocket_path": "/api/v1/live",
+}
+
+# One option changed at a time, plus the defaults: the full product grows too fast.
+OPTION_SETS = [
+    nox.param(DEFAULT_PYTHON, {}, id="defaults"),
+    *(
+        nox.param(version, {"python_version": version}, id=f"python-{version}")
+        for version in SUPPORTED_PYTHONS
+        if version != DEFAULT_PYTHON
+    ),
+    nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, id="awkward-answers"),
+]
+
+
+def bake(session: nox.Session, answers: dict[str, str]) -> Path:
+    """Bake the template with ``answers`` into a fresh folder; return the project folder."""
+    output_dir = Path(session.create_tmp()) / "baked"
+    shutil.rmtree(output_dir, ignore_errors=True)
+    session.run(
+        "cookiecutter",
+        "--no-input",
+        "--output-dir",
+        str(output_dir),
+        str(ROOT),
+        *(f"{name}={value}" for name, value in answers.items()),
+    )
+    (project_dir,) = output_dir.iterdir()
+    return project_dir
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the template's own tests."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and type-check the template's own Python (the template folder is checked baked)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint", "typecheck"))
+    # Named paths, not ".": ruff would read the template's unrendered pyproject.toml.
+    session.run("ruff", "check", *TEMPLATE_REPOSITORY_PYTHON, *session.posargs)
+    session.run("ruff", "format", "--check", *TEMPLATE_REPOSITORY_PYTHON)
+    session.run("mypy")
+
+
+@nox.session(name="bake-and-test")
+@nox.parametrize(("python", "answers"), OPTION_SETS)
+def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
+    """Bake one option set, then run the generated project's own nox sessions in it."""
+    session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
+    project_dir = bake(session, answers)
+    session.chdir(project_dir)
+    session.run(
+        "nox",
+        "--force-python",
+        str(session.python),
+        "--error-on-missing-interpreters",
+        *session.posargs,
+    )

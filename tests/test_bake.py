@@ -1,0 +1,165 @@
+"""A bake renders a complete, valid project, whatever the (valid) answers."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, read_pyproject, rendered_files
+
+LEFTOVER_JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|cookiecutter\.")
+
+EXPECTED_FILES = [
+    ".gitignore",
+    "README.md",
+    "noxfile.py",
+    "pyproject.toml",
+    "src/{package}/__init__.py",
+    "src/{package}/app.py",
+    "src/{package}/listener.py",
+    "src/{package}/messages.py",
+    "src/{package}/py.typed",
+    "src/{package}/registry.py",
+    "src/{package}/settings.py",
+    "src/{package}/state.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/support.py",
+    "tests/test_cleanup.py",
+    "tests/test_isolation.py",
+    "tests/test_protocol.py",
+    "tests/test_settings.py",
+]
+
+
+def bake_ok(cookies: Any, **answers: str) -> Path:
+    result = cookies.bake(extra_context=answers)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    project: Path = result.project_path
+    return project
+
+
+def test_default_bake_has_the_documented_layout(cookies: Any) -> None:
+    """A --no-input bake gives the layout of DESIGN.md, named after the default project name."""
+    project = bake_ok(cookies)
+
+    assert project.name == "websocket-service"
+    relative = [path.relative_to(project).as_posix() for path in rendered_files(project)]
+    assert relative == [name.format(package="websocket_service") for name in EXPECTED_FILES]
+
+
+def test_default_bake_metadata(cookies: Any) -> None:
+    """pyproject.toml names the project, its Python floor and its tools' target version."""
+    project = bake_ok(cookies)
+    pyproject = read_pyproject(project)
+
+    assert pyproject["project"]["name"] == "websocket-service"
+    assert pyproject["project"]["requires-python"] == ">=3.12"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py312"
+    assert pyproject["tool"]["mypy"]["python_version"] == "3.12"
+    assert pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"] == ["error"]
+
+
+def test_no_template_syntax_is_left_in_any_file(cookies: Any) -> None:
+    """Every {{ }}, {% %} and cookiecutter reference is rendered away."""
+    project = bake_ok(cookies, websocket_path="/chat/live")
+
+    leftovers = {
+        path.relative_to(project).as_posix(): match.group()
+        for path in rendered_files(project)
+        if (match := LEFTOVER_JINJA.search(path.read_text(encoding="utf-8")))
+    }
+    assert leftovers == {}
+
+
+def test_template_tags_leave_no_stray_blank_lines(cookies: Any) -> None:
+    """{% %} lines vanish without leaving blank lines (trim_blocks and lstrip_blocks)."""
+    for version in ["3.10", "3.12"]:
+        project = bake_ok(cookies, python_version=version)
+        for path in rendered_files(project):
+            text = path.read_text(encoding="utf-8")
+            assert "\n\n\n\n" not in text, path
+            assert not re.search(r"^[ \t]+$", text, re.MULTILINE), path
+
+
+@pytest.mark.parametrize(
+    ("project_name", "slug", "package"),
+    [
+        ("Chat Service", "chat-service", "chat_service"),
+        ("Über Chat 2", "uber-chat-2", "uber_chat_2"),
+        ("  Live   Updates!  ", "live-updates", "live_updates"),
+    ],
+)
+def test_slug_and_package_derive_from_project_name(
+    cookies: Any, project_name: str, slug: str, package: str
+) -> None:
+    """The folder, distribution and package names follow the project name."""
+    project = bake_ok(cookies, project_name=project_name)
+
+    assert project.name == slug
+    assert read_pyproject(project)["project"]["name"] == slug
+    assert (project / "src" / package / "listener.py").is_file()
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.11", "3.12", "3.13"])
+def test_python_version_sets_floor_and_tool_targets(cookies: Any, version: str) -> None:
+    """The chosen Python version is the floor, and ruff and mypy target it."""
+    project = bake_ok(cookies, python_version=version)
+    pyproject = read_pyproject(project)
+
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    assert pyproject["tool"]["mypy"]["python_version"] == version
+
+
+def test_websocket_path_is_served_where_asked(cookies: Any) -> None:
+    """The listener and the README use the chosen path."""
+    project = bake_ok(cookies, websocket_path="/api/v1/live")
+
+    listener = (project / "src" / "websocket_service" / "listener.py").read_text()
+    assert 'WEBSOCKET_PATH = "/api/v1/live"' in listener
+    assert "ws://127.0.0.1:8000/api/v1/live" in (project / "README.md").read_text()
+
+
+AWKWARD_TEXT = {
+    "double quotes": 'He said "hi"',
+    "single quotes": "O'Brien's",
+    "backslashes": "C:\\path\\to \\n not a newline",
+    "triple quotes": "a \"\"\" b ''' c",
+    "python code": '"); import os; os.system("true") #',
+    "toml syntax": 'x" = 1 [tool.evil] y = "',
+    "non-ASCII": "Ünïcödé ✓ 漢字 😀",
+    "markup": "<b>&amp;</b> **bold** `code`",
+}
+
+
+@pytest.mark.parametrize("text", list(AWKWARD_TEXT.values()), ids=list(AWKWARD_TEXT))
+def test_awkward_text_answers_render_valid_files(cookies: Any, text: str) -> None:
+    """Quotes, backslashes, code and non-ASCII in free-text answers arrive intact and harmless."""
+    project = bake_ok(
+        cookies,
+        project_name=f"Service {text}",
+        description=text,
+        author_name=text,
+    )
+
+    pyproject = read_pyproject(project)
+    assert pyproject["project"]["description"] == text
+    assert pyproject["project"]["authors"] == [{"name": text, "email": "you@example.com"}]
+    assert "evil" not in pyproject.get("tool", {})
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# Service {text}\n\n{text}\n")
+    for path in rendered_files(project):
+        if path.suffix == ".py":
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def test_cookiecutter_json_prompts_every_question() -> None:
+    """Every question a user is asked has a human prompt."""
+    context = json.loads((ROOT / "cookiecutter.json").read_text())
+    questions = {name for name in context if not name.startswith("_")}
+
+    assert set(context["__prompts__"]) == questions
