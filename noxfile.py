@@ -8,7 +8,7 @@
 """
 
 import json
-import shutil
+import tempfile
 from pathlib import Path
 
 import nox
@@ -45,10 +45,8 @@ OPTION_SETS = [
 ]
 
 
-def bake(session: nox.Session, answers: dict[str, str]) -> Path:
-    """Bake the template with ``answers`` into a fresh folder; return the project folder."""
-    output_dir = Path(session.create_tmp()) / "baked"
-    shutil.rmtree(output_dir, ignore_errors=True)
+def bake(session: nox.Session, answers: dict[str, str], output_dir: Path) -> Path:
+    """Bake the template with ``answers`` into ``output_dir``; return the project folder."""
     session.run(
         "cookiecutter",
         "--no-input",
@@ -83,12 +81,16 @@ def lint(session: nox.Session) -> None:
 def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
     """Bake one option set, then run the generated project's own nox sessions in it."""
     session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
-    project_dir = bake(session, answers)
-    session.chdir(project_dir)
-    session.run(
-        "nox",
-        "--force-python",
-        str(session.python),
-        "--error-on-missing-interpreters",
-        *session.posargs,
-    )
+    # Outside .nox/, which ruff skips: the baked project's own lint would find no files there.
+    with tempfile.TemporaryDirectory(prefix="bake-and-test-") as output_dir:
+        project_dir = bake(session, answers, Path(output_dir))
+        session.chdir(project_dir)
+        # The generated sessions run on this session's Python, the version baked for.
+        session.run(
+            "nox",
+            "--force-python",
+            str(session.python),
+            "--error-on-missing-interpreters",
+            *session.posargs,
+        )
+        session.chdir(ROOT)
