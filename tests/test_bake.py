@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import ROOT, read_pyproject, rendered_files
 
-LEFTOVER_JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|cookiecutter\.")
+LEFTOVER_JINJA = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 
 EXPECTED_FILES = [
     ".gitignore",
@@ -75,14 +75,17 @@ def test_no_template_syntax_is_left_in_any_file(cookies: Any) -> None:
     assert leftovers == {}
 
 
-def test_template_tags_leave_no_stray_blank_lines(cookies: Any) -> None:
-    """{% %} lines vanish without leaving blank lines (trim_blocks and lstrip_blocks)."""
-    for version in ["3.10", "3.12"]:
-        project = bake_ok(cookies, python_version=version)
-        for path in rendered_files(project):
-            text = path.read_text(encoding="utf-8")
-            assert "\n\n\n\n" not in text, path
-            assert not re.search(r"^[ \t]+$", text, re.MULTILINE), path
+@pytest.mark.parametrize("version", ["3.10", "3.12"])
+def test_template_tags_leave_no_stray_blank_lines(cookies: Any, version: str) -> None:
+    """{% %} lines vanish without leaving blank or blank-looking lines behind."""
+    project = bake_ok(cookies, python_version=version)
+
+    for path in rendered_files(project):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^[ \t]+$", text, re.MULTILINE), path
+        # Python files may hold two blank lines (ruff format checks those); no other file does.
+        if path.suffix != ".py":
+            assert "\n\n\n" not in text, path
 
 
 @pytest.mark.parametrize(

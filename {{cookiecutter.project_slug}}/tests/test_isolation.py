@@ -1,11 +1,14 @@
 """Each connection has its own state: the point of this template."""
 
 import re
+from typing import Any, cast
 
-from litestar import Litestar
+from litestar import Litestar, WebSocket
 from litestar.testing import TestClient
+from litestar.types import WebSocketScope
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+from {{ cookiecutter.package_name }}.state import CONNECTION_STATE_KEY, provide_connection_state
 
 from .support import receive
 
@@ -73,3 +76,21 @@ def test_new_connection_starts_from_zero(client: TestClient[Litestar]) -> None:
 
     assert later_id != earlier_id
     assert reply["count"] == 1
+
+
+def bare_socket() -> WebSocket[Any, Any, Any]:
+    """A WebSocket over a minimal scope: enough for code that touches only the scope state."""
+    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
+
+
+def test_connection_state_is_kept_in_each_connections_scope() -> None:
+    """The dependency stores a fresh ConnectionState in the scope of the connection it serves."""
+    first_socket, second_socket = bare_socket(), bare_socket()
+
+    first_state = provide_connection_state(first_socket)
+    second_state = provide_connection_state(second_socket)
+
+    assert first_socket.scope["state"][CONNECTION_STATE_KEY] is first_state
+    assert second_socket.scope["state"][CONNECTION_STATE_KEY] is second_state
+    assert first_state.connection_id != second_state.connection_id
+    assert first_state.messages_received == second_state.messages_received == 0
