@@ -17,6 +17,7 @@ EXPECTED_FILES = [
     "noxfile.py",
     "pyproject.toml",
     "src/{package}/__init__.py",
+    "src/{package}/__main__.py",
     "src/{package}/app.py",
     "src/{package}/listener.py",
     "src/{package}/messages.py",
@@ -26,10 +27,13 @@ EXPECTED_FILES = [
     "src/{package}/state.py",
     "tests/__init__.py",
     "tests/conftest.py",
+    "tests/fault_injection.py",
+    "tests/server.py",
     "tests/support.py",
     "tests/test_cleanup.py",
     "tests/test_isolation.py",
     "tests/test_protocol.py",
+    "tests/test_server.py",
     "tests/test_settings.py",
 ]
 

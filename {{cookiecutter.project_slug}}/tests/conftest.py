@@ -1,6 +1,7 @@
-"""Fixtures: a fresh app for every test, and a test client that runs its lifespan."""
+"""Fixtures: a fresh app and test client per test, and real uvicorn servers on demand."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -8,6 +9,10 @@ from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from .server import ServerProcess, start_server
+
+StartServer = Callable[..., ServerProcess]
 
 
 @pytest.fixture
@@ -19,3 +24,47 @@ def app() -> Litestar:
 def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def start_server_process(tmp_path: Path) -> Iterator[StartServer]:
+    """Start dedicated real servers for one test; at its end stop them and check their logs.
+
+    A server that logged a traceback the test did not expect fails the test.
+    """
+    started: list[ServerProcess] = []
+
+    def start(
+        settings: Mapping[str, str] | None = None, extra_env: Mapping[str, str] | None = None
+    ) -> ServerProcess:
+        log_path = tmp_path / f"server-{len(started)}.log"
+        server = start_server(log_path, settings or {}, extra_env or {})
+        started.append(server)
+        return server
+
+    yield start
+
+    for server in started:
+        server.terminate()
+    for server in started:
+        server.check_tracebacks()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path_factory.mktemp("server") / "server.log", {}, {})
+    yield server
+    server.terminate()
+
+
+@pytest.fixture
+def server(shared_server: ServerProcess) -> Iterator[ServerProcess]:
+    """A real server with the default settings, shared by the tests that need nothing else.
+
+    Starting one per test would cost a second each. A test that provokes tracebacks says how
+    many; any other traceback logged during the test fails it.
+    """
+    log_start = len(shared_server.log())
+    shared_server.expected_tracebacks = 0
+    yield shared_server
+    shared_server.check_tracebacks(log_start)

@@ -16,7 +16,9 @@ from typing import Any
 
 from litestar import WebSocket
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketListener
+from litestar.status_codes import WS_1011_INTERNAL_ERROR
 
 from .messages import (
     ClientMessage,
@@ -73,13 +75,15 @@ class ConnectionListener(WebsocketListener):
             await socket.send_json(Welcome(connection_id=connection_state.connection_id))
             # Further set-up of the connection (subscriptions, ...) goes here, inside the try.
         except BaseException:
+            logger.exception("connection %s: set-up failed", connection_state.connection_id)
             # Litestar skips on_disconnect when on_accept raises: release the connection here.
             await self.on_disconnect(connection_state, connection_registry)
             raise
-        logger.debug("connection %s accepted", connection_state.connection_id)
+        logger.debug("connection %s: accepted", connection_state.connection_id)
 
     async def on_receive(
         self,
+        socket: WebSocket[Any, Any, Any],
         data: str,
         connection_state: NamedDependency[ConnectionState],
     ) -> ServerMessage:
@@ -89,7 +93,17 @@ class ConnectionListener(WebsocketListener):
             message = decode_client_message(data)
         except ProtocolError as error:
             return ErrorFrame(detail=str(error))
-        return reply_to(message, connection_state)
+        try:
+            return reply_to(message, connection_state)
+        except Exception:
+            # A bug, not bad input: log it once, with the connection it hit, and end only this
+            # connection with the standard 1011 (Litestar's default would be a bare 4500).
+            logger.exception(
+                "connection %s: handling a message failed", connection_state.connection_id
+            )
+            await socket.close(code=WS_1011_INTERNAL_ERROR, reason="internal error")
+            # Litestar ends the connection quietly on WebSocketDisconnect; on_disconnect still runs.
+            raise WebSocketDisconnect(detail="closed after an internal error") from None
 
     async def on_disconnect(
         self,
@@ -100,7 +114,7 @@ class ConnectionListener(WebsocketListener):
         # Release everything this connection holds here; it must be safe to run twice.
         connection_registry.discard(connection_state)
         logger.debug(
-            "connection %s closed after %d messages",
+            "connection %s: closed after %d messages",
             connection_state.connection_id,
             connection_state.messages_received,
         )

@@ -66,3 +66,5 @@ def decode_client_message(frame: str) -> ClientMessage:
         raise ProtocolError(str(error)) from None
     except UnicodeEncodeError:
         raise ProtocolError("text frame is not valid UTF-8") from None
+    except RecursionError:
+        raise ProtocolError("JSON is nested too deeply") from None

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 ENV_PREFIX = "{{ cookiecutter.__env_prefix }}"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
@@ -24,40 +24,95 @@ class Settings:
     debug: bool = False
     """Litestar debug mode: tracebacks in HTTP error responses. Never on in production."""
     log_level: str = "INFO"
-    """Level of this service's own loggers."""
+    """Level of this service's own loggers; DEBUG logs every connection opening and closing."""
+    host: str = "127.0.0.1"
+    """Interface ``python -m {{ cookiecutter.package_name }}`` listens on (0.0.0.0 for all)."""
+    port: int = 8000
+    max_message_size: int = 64 * 1024
+    """Largest frame accepted, in bytes; a larger one closes its connection with 1009."""
+    ping_interval: float = 20.0
+    """Seconds between the server's keepalive pings."""
+    ping_timeout: float = 20.0
+    """Seconds a client has to answer a ping before it is dropped as dead."""
+    shutdown_timeout: int = 10
+    """Seconds a shutdown waits for connections to finish before cancelling them."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
         """Read settings from ``environ``; unset variables keep their defaults."""
         defaults = cls()
+        env = _EnvironmentReader(environ)
         return cls(
-            debug=_read_bool(environ, "DEBUG", defaults.debug),
-            log_level=_read_choice(environ, "LOG_LEVEL", LOG_LEVELS, defaults.log_level),
+            debug=env.boolean("DEBUG", defaults.debug),
+            log_level=env.choice("LOG_LEVEL", LOG_LEVELS, defaults.log_level),
+            host=env.word("HOST", defaults.host),
+            port=env.integer("PORT", defaults.port, maximum=65535),
+            max_message_size=env.integer("MAX_MESSAGE_SIZE", defaults.max_message_size),
+            ping_interval=env.seconds("PING_INTERVAL", defaults.ping_interval),
+            ping_timeout=env.seconds("PING_TIMEOUT", defaults.ping_timeout),
+            shutdown_timeout=env.integer("SHUTDOWN_TIMEOUT", defaults.shutdown_timeout),
         )
 
 
-def _read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    variable = ENV_PREFIX + name
-    raw = environ.get(variable)
-    if raw is None:
-        return default
-    word = raw.strip().lower()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    allowed = ", ".join(sorted(_TRUE_WORDS | _FALSE_WORDS))
-    raise SettingsError(f"{variable}={raw!r} is not a boolean; use one of: {allowed}")
+class _EnvironmentReader:
+    """Reads ``ENV_PREFIX``-named variables, each method returning its default when unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        word = raw.strip().lower()
+        if word in _TRUE_WORDS | _FALSE_WORDS:
+            return word in _TRUE_WORDS
+        raise _invalid(name, raw, f"use one of {', '.join(sorted(_TRUE_WORDS | _FALSE_WORDS))}")
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        value = raw.strip().upper()
+        if value not in choices:
+            raise _invalid(name, raw, f"use one of {', '.join(choices)}")
+        return value
+
+    def word(self, name: str, default: str) -> str:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        value = raw.strip()
+        if not value or any(character.isspace() for character in value):
+            raise _invalid(name, raw, "use one word, without spaces")
+        return value
+
+    def integer(self, name: str, default: int, maximum: int | None = None) -> int:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        rule = "use a whole number from 1" + (f" to {maximum}" if maximum else "")
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _invalid(name, raw, rule) from None
+        if value < 1 or (maximum is not None and value > maximum):
+            raise _invalid(name, raw, rule)
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        rule = "use a number of seconds greater than 0"
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise _invalid(name, raw, rule) from None
+        if not 0 < value < float("inf"):
+            raise _invalid(name, raw, rule)
+        return value
 
 
-def _read_choice(
-    environ: Mapping[str, str], name: str, choices: tuple[str, ...], default: str
-) -> str:
-    variable = ENV_PREFIX + name
-    raw = environ.get(variable)
-    if raw is None:
-        return default
-    value = raw.strip().upper()
-    if value not in choices:
-        raise SettingsError(f"{variable}={raw!r} is not one of: {', '.join(choices)}")
-    return value
+def _invalid(name: str, raw: str, rule: str) -> SettingsError:
+    return SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not valid: {rule}")

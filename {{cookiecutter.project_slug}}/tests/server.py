@@ -1,0 +1,129 @@
+"""Start the service under a real uvicorn in a subprocess, and look at it from outside."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+
+from .support import RECEIVE_TIMEOUT
+
+PROJECT_ROOT = Path(__file__).parent.parent
+STARTUP_TIMEOUT = 15.0
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    """One uvicorn process serving the app (with test-triggerable faults) on loopback."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    expected_tracebacks: int = 0
+    """Tracebacks the test provokes on purpose; any other one fails the test."""
+    _log_file: Any = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{WEBSOCKET_PATH}"
+
+    def health(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/health", timeout=RECEIVE_TIMEOUT)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def live_connections(self) -> int:
+        count: int = self.health()["connections"]
+        return count
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process (Linux /proc)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(line.split()[1]) * 1024
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def check_tracebacks(self, log_start: int = 0) -> None:
+        """Fail unless the log from ``log_start`` on holds exactly the expected tracebacks."""
+        log = self.log()[log_start:]
+        assert log.count(TRACEBACK) == self.expected_tracebacks, log
+
+    def terminate(self, timeout: float = 10.0) -> int:
+        """Send SIGTERM, as a deployment does, and wait for the process to exit."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._log_file.close()
+
+
+def start_server(
+    log_path: Path, settings: Mapping[str, str], extra_env: Mapping[str, str]
+) -> ServerProcess:
+    """Start a server and wait until it answers.
+
+    ``settings`` are the service's own variables, named without their prefix (``PING_INTERVAL``);
+    ``extra_env`` holds any other variable, such as a fault switch.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        **{ENV_PREFIX + name: value for name, value in settings.items()},
+        f"{ENV_PREFIX}PORT": str(port),
+        **extra_env,
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fault_injection"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    server = ServerProcess(process=process, port=port, log_path=log_path, _log_file=log_file)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            server.terminate()
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            server.health()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                server.terminate()
+                raise RuntimeError(
+                    f"server did not answer in {STARTUP_TIMEOUT} s:\n{server.log()}"
+                ) from None
+            time.sleep(0.05)
+        else:
+            return server

@@ -1,0 +1,365 @@
+"""The service under a real uvicorn, driven by real WebSocket clients over loopback.
+
+These tests start a server process each (see ``conftest.start_server_process``); deselect them
+with ``pytest -m "not server"``.
+"""
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as connect_sync
+
+from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from .conftest import StartServer
+from .fault_injection import ACCEPT_FAULT_VARIABLE, FAULT_TEXT
+from .server import ServerProcess
+from .support import RECEIVE_TIMEOUT, wait_until
+
+pytestmark = pytest.mark.server
+
+MAX_MESSAGE_SIZE = Settings().max_message_size
+
+
+def open_client(server: ServerProcess) -> connect:
+    """A WebSocket client for ``server``: no compression, no client-side pings or size limit."""
+    return connect(
+        server.ws_url,
+        open_timeout=RECEIVE_TIMEOUT,
+        close_timeout=RECEIVE_TIMEOUT,
+        ping_interval=None,
+        max_size=None,
+        compression=None,
+    )
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    frame = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT))
+    assert isinstance(frame, dict), frame
+    return frame
+
+
+async def echo(ws: ClientConnection, text: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"type": "echo", "text": text}))
+    return await receive(ws)
+
+
+async def close_code_received(ws: ClientConnection) -> int | None:
+    """Wait for the server to close ``ws``; the code of its close frame, None if none came."""
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT)
+    await asyncio.wait_for(ws.wait_closed(), RECEIVE_TIMEOUT)
+    close_frame = ws.protocol.close_rcvd
+    return None if close_frame is None else close_frame.code
+
+
+def masked_frame(opcode: int, payload: bytes, declared_length: int | None = None) -> bytes:
+    """A client frame built by hand; ``declared_length`` may promise more than is sent."""
+    length = len(payload) if declared_length is None else declared_length
+    if length < 126:
+        header = bytes([0x80 | opcode, 0x80 | length])
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return header + mask + masked
+
+
+async def open_raw_socket(
+    server: ServerProcess,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Do the WebSocket handshake by hand, leaving a bare TCP stream the test controls fully."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET {WEBSOCKET_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), RECEIVE_TIMEOUT)
+    assert response.startswith(b"HTTP/1.1 101 "), response
+    return reader, writer
+
+
+# Ways a connection can end, as the churn test mixes them.
+
+
+async def end_with_clean_close(server: ServerProcess) -> None:
+    async with open_client(server) as ws:
+        await receive(ws)
+        assert (await echo(ws, "bye"))["count"] == 1
+
+
+async def end_with_tcp_drop(server: ServerProcess) -> None:
+    ws = await open_client(server)
+    await receive(ws)
+    await echo(ws, "about to vanish")
+    ws.transport.abort()  # no close frame: the server sees 1006
+
+
+async def end_with_drop_mid_message(server: ServerProcess) -> None:
+    ws = await open_client(server)
+    await receive(ws)
+    # Promise a 1,000-byte frame, send 100 bytes of it, vanish.
+    ws.transport.write(masked_frame(0x1, os.urandom(100), declared_length=1000))
+    ws.transport.abort()
+
+
+async def end_with_handler_error(server: ServerProcess) -> None:
+    async with open_client(server) as ws:
+        await receive(ws)
+        await ws.send(json.dumps({"type": "echo", "text": FAULT_TEXT}))
+        assert await close_code_received(ws) == 1011
+
+
+async def end_without_ever_reading(server: ServerProcess) -> None:
+    _, writer = await open_raw_socket(server)
+    for index in range(20):
+        message = json.dumps({"type": "echo", "text": f"unread {index}"}).encode()
+        writer.write(masked_frame(0x1, message))
+    await writer.drain()
+    writer.transport.abort()
+
+
+ENDINGS: list[Callable[[ServerProcess], Awaitable[None]]] = [
+    end_with_clean_close,
+    end_with_tcp_drop,
+    end_with_drop_mid_message,
+    end_with_handler_error,
+    end_without_ever_reading,
+]
+
+
+async def churn(server: ServerProcess, connections: int, at_once: int) -> None:
+    """Open and end ``connections`` connections, cycling through ENDINGS, ``at_once`` at a time."""
+    slots = asyncio.Semaphore(at_once)
+
+    async def one(index: int) -> None:
+        async with slots:
+            await ENDINGS[index % len(ENDINGS)](server)
+
+    await asyncio.gather(*(one(index) for index in range(connections)))
+
+
+def test_churn_leaves_no_state_behind(start_server_process: StartServer) -> None:
+    """1,000 connections ended every which way leave no registration and no growing memory."""
+    server = start_server_process()
+    connections = 1000
+    handler_errors_per_round = connections // len(ENDINGS)
+    server.expected_tracebacks = 2 * handler_errors_per_round
+
+    asyncio.run(churn(server, connections, at_once=100))
+    assert wait_until(lambda: server.live_connections() == 0, timeout=10)
+    rss_after_first_round = server.rss_bytes()
+
+    asyncio.run(churn(server, connections, at_once=100))
+    assert wait_until(lambda: server.live_connections() == 0, timeout=10)
+    rss_after_second_round = server.rss_bytes()
+
+    growth = rss_after_second_round - rss_after_first_round
+    print(  # noqa: T201 (figures for -s runs)
+        f"churn: 2 x {connections} connections; server RSS {rss_after_first_round / 2**20:.1f}"
+        f" MiB -> {rss_after_second_round / 2**20:.1f} MiB ({growth / 1024:+.0f} KiB)"
+    )
+    # A leak of one task, transport or state per connection would cost several MiB here.
+    assert growth < 2 * 2**20
+    # Logging goes through a queue and a thread: give the last lines a moment to land.
+    assert wait_until(
+        lambda: server.log().count("handling a message failed") == 2 * handler_errors_per_round
+    )
+
+
+def test_concurrent_connections_never_cross_talk(server: ServerProcess) -> None:
+    """200 connections echoing 50 times each, interleaved: every reply belongs to its sender."""
+
+    async def talk(index: int) -> list[dict[str, Any]]:
+        async with open_client(server) as ws:
+            connection_id = (await receive(ws))["connection_id"]
+            replies = [await echo(ws, f"{index}:{number}") for number in range(1, 51)]
+        assert all(reply["connection_id"] == connection_id for reply in replies)
+        return replies
+
+    async def run() -> list[list[dict[str, Any]]]:
+        return await asyncio.gather(*(talk(index) for index in range(200)))
+
+    for index, replies in enumerate(asyncio.run(run())):
+        assert [reply["count"] for reply in replies] == list(range(1, 51))
+        assert [reply["text"] for reply in replies] == [f"{index}:{n}" for n in range(1, 51)]
+    assert wait_until(lambda: server.live_connections() == 0)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+message_types = st.sampled_from(["echo", "ping", "pong", "welcome", "error", "", "ECHO"])
+frames = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"])),  # any text (WebSocket text is UTF-8)
+    st.binary(),  # binary frames
+    json_values.map(json.dumps),  # JSON, rarely a message
+    st.builds(  # near misses: a known or unknown type with a field of any type
+        lambda kind, text: json.dumps({"type": kind, "text": text}),
+        message_types | st.text(),
+        json_values,
+    ),
+    st.integers(1, 30_000).map(lambda depth: "[" * depth + "]" * depth),  # deep nesting
+    st.integers(1, 9_000).map(  # deep nesting in a field the decoder skips
+        lambda depth: (
+            '{"type": "echo", "text": "x", "extra": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+        )
+    ),
+    st.integers(300, 10_000).map(lambda digits: '{"type": "echo", "text": ' + "9" * digits + "}"),
+)
+# Every frame above stays under max_message_size; larger ones are the size-limit test's.
+
+
+def test_fuzzed_frames_get_error_frames_and_harm_no_one(server: ServerProcess) -> None:
+    """Whatever a client sends, it gets an error frame (or a reply) and stays connected."""
+    with connect_sync(server.ws_url, open_timeout=RECEIVE_TIMEOUT, compression=None) as bystander:
+        json.loads(bystander.recv(timeout=RECEIVE_TIMEOUT))
+
+        with connect_sync(
+            server.ws_url, open_timeout=RECEIVE_TIMEOUT, compression=None, max_size=None
+        ) as ws:
+            json.loads(ws.recv(timeout=RECEIVE_TIMEOUT))
+            valid_messages = 0
+
+            @settings(
+                max_examples=200,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+            )
+            @given(frame=frames)
+            def check(frame: str | bytes) -> None:
+                nonlocal valid_messages
+                ws.send(frame)
+                reply = json.loads(ws.recv(timeout=RECEIVE_TIMEOUT))
+                assert reply["type"] in {"error", "echo", "pong"}, reply
+                if reply["type"] == "error":
+                    assert reply["detail"], reply
+                else:
+                    valid_messages += 1
+                    assert reply.get("count", valid_messages) == valid_messages
+
+            check()
+
+            ws.send(json.dumps({"type": "echo", "text": "still here"}))
+            assert json.loads(ws.recv(timeout=RECEIVE_TIMEOUT))["count"] == valid_messages + 1
+
+        bystander.send(json.dumps({"type": "echo", "text": "unaffected"}))
+        assert json.loads(bystander.recv(timeout=RECEIVE_TIMEOUT))["count"] == 1
+    assert "4500" not in server.log()
+
+
+def test_oversized_frame_closes_with_1009_and_is_released(server: ServerProcess) -> None:
+    """A frame over max_message_size closes that connection with 1009; one at the limit is fine."""
+
+    async def run() -> int | None:
+        async with open_client(server) as ws:
+            await receive(ws)
+            envelope = len(json.dumps({"type": "echo", "text": ""}))
+            at_limit = await echo(ws, "x" * (MAX_MESSAGE_SIZE - envelope))
+            assert at_limit["count"] == 1
+            await ws.send(json.dumps({"type": "echo", "text": "x" * MAX_MESSAGE_SIZE}))
+            return await close_code_received(ws)
+
+    assert asyncio.run(run()) == 1009
+    assert wait_until(lambda: server.live_connections() == 0)
+
+
+def test_handler_fault_closes_1011_logs_once_and_spares_others(server: ServerProcess) -> None:
+    """A bug while handling a message ends that connection only, with 1011 and one log entry."""
+    server.expected_tracebacks = 1
+
+    async def run() -> tuple[str, int | None]:
+        async with open_client(server) as bystander, open_client(server) as victim:
+            await receive(bystander)
+            victim_id = (await receive(victim))["connection_id"]
+            await victim.send(json.dumps({"type": "echo", "text": FAULT_TEXT}))
+            code = await close_code_received(victim)
+            assert (await echo(bystander, "unaffected"))["count"] == 1
+            assert wait_until(lambda: server.live_connections() == 1)
+        return victim_id, code
+
+    victim_id, code = asyncio.run(run())
+
+    assert code == 1011
+    assert wait_until(lambda: server.live_connections() == 0)
+    assert wait_until(lambda: "RuntimeError: injected fault in message handling" in server.log())
+    assert server.log().count(f"connection {victim_id}: handling a message failed") == 1
+
+
+def test_on_accept_fault_leaves_no_registration(start_server_process: StartServer) -> None:
+    """A fault in on_accept after registering the connection leaves no registry entry behind."""
+    server = start_server_process(extra_env={ACCEPT_FAULT_VARIABLE: "1"})
+    attempts = 5
+    server.expected_tracebacks = attempts
+
+    async def run() -> None:
+        for _ in range(attempts):
+            async with open_client(server) as ws:
+                await close_code_received(ws)
+
+    asyncio.run(run())
+
+    assert wait_until(lambda: server.live_connections() == 0)
+    assert wait_until(lambda: server.log().count("set-up failed") == attempts)
+
+
+def test_dead_peer_is_dropped_after_ping_timeout(start_server_process: StartServer) -> None:
+    """A client that stops answering pings is dropped within interval + timeout, and released."""
+    server = start_server_process({"PING_INTERVAL": "0.2", "PING_TIMEOUT": "0.3"})
+
+    async def run() -> float:
+        _, writer = await open_raw_socket(server)  # never reads, so never answers a ping
+        assert server.live_connections() == 1
+        started = time.monotonic()
+        assert wait_until(lambda: server.live_connections() == 0, timeout=5)
+        writer.transport.abort()
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) < 0.2 + 0.3 + 1.0
+
+
+def test_sigterm_closes_every_connection_with_1012(start_server_process: StartServer) -> None:
+    """On SIGTERM every client gets a 1012 close frame, on_disconnect runs, the process exits."""
+    server = start_server_process({"LOG_LEVEL": "DEBUG"})
+    clients = 50
+
+    async def run() -> tuple[list[str], list[int | None], float]:
+        sockets = [await open_client(server) for _ in range(clients)]
+        connection_ids = [(await receive(ws))["connection_id"] for ws in sockets]
+        assert server.live_connections() == clients
+
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        codes = await asyncio.gather(*(close_code_received(ws) for ws in sockets))
+        await asyncio.to_thread(server.process.wait, 10)
+        return connection_ids, codes, time.monotonic() - started
+
+    connection_ids, codes, seconds = asyncio.run(run())
+
+    assert codes == [1012] * clients
+    # uvicorn shuts down gracefully, then re-raises the signal it caught: death by SIGTERM.
+    assert server.process.returncode == -signal.SIGTERM
+    assert seconds < 5
+    log = server.log()
+    assert "Application shutdown complete" in log
+    for connection_id in connection_ids:
+        assert f"connection {connection_id}: closed after" in log
