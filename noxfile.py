@@ -79,18 +79,22 @@ def lint(session: nox.Session) -> None:
 @nox.session(name="bake-and-test")
 @nox.parametrize(("python", "answers"), OPTION_SETS)
 def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
-    """Bake one option set, then run the generated project's own nox sessions in it."""
+    """Bake one option set, then run the generated project's own nox sessions in it:
+    tests, lint and typecheck, and the benchmark in a smoke run."""
     session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
     # Outside .nox/, which ruff skips: the baked project's own lint would find no files there.
     with tempfile.TemporaryDirectory(prefix="bake-and-test-") as output_dir:
         project_dir = bake(session, answers, Path(output_dir))
         session.chdir(project_dir)
         # The generated sessions run on this session's Python, the version baked for.
-        session.run(
+        nox_in_project = [
             "nox",
             "--force-python",
             str(session.python),
             "--error-on-missing-interpreters",
-            *session.posargs,
-        )
+        ]
+        session.run(*nox_in_project, *session.posargs)
+        # A tiny benchmark run, so that the benchmark cannot rot; its figures mean nothing.
+        bench_json = Path(output_dir) / "bench-smoke.json"
+        session.run(*nox_in_project, "-s", "bench", "--", "--smoke", f"--json={bench_json}")
         session.chdir(ROOT)

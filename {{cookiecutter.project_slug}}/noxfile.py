@@ -25,7 +25,14 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark against a raw ASGI app and a bare listener (``-- --help`` for options)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
-    """Type-check the package and its tests with mypy --strict."""
+    """Type-check the package, its tests and the benchmark with mypy --strict."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "typecheck"))
     session.run("mypy", *session.posargs)

@@ -28,7 +28,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, ConnectionListener],
         dependencies={
-            "connection_registry": Provide(provide_connection_registry, sync_to_thread=False),
+            # One registry per app, so it is looked up once, not for every connection.
+            "connection_registry": Provide(
+                provide_connection_registry, sync_to_thread=False, use_cache=True
+            ),
         },
         # The app state is shared by every connection: only what is shared on purpose goes here.
         state=State({REGISTRY_STATE_KEY: ConnectionRegistry()}),

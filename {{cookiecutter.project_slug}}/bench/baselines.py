@@ -1,0 +1,96 @@
+"""Two baselines that speak the service's wire contract, to measure the service against.
+
+- ``raw_asgi_app``: a bare ASGI callable, no framework: the floor of what uvicorn allows.
+- ``bare_listener_app``: the least Litestar code that speaks the contract: one async listener,
+  a counter in the scope dict, no ``ConnectionState``, no registry, no dependencies.
+
+Both decode and encode with msgspec, as the service does, so the difference to the service is
+what the framework and the template's structure cost.
+"""
+
+from typing import Any
+from uuid import uuid4
+
+import msgspec
+from litestar import Litestar, WebSocket
+from litestar.handlers import WebsocketListener
+
+from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+
+
+class Echo(msgspec.Struct, tag="echo"):
+    text: str
+
+
+class Ping(msgspec.Struct, tag="ping"):
+    pass
+
+
+class Welcome(msgspec.Struct, tag="welcome"):
+    connection_id: str
+
+
+class EchoReply(msgspec.Struct, tag="echo"):
+    text: str
+    connection_id: str
+    count: int
+
+
+class Pong(msgspec.Struct, tag="pong"):
+    pass
+
+
+class ErrorFrame(msgspec.Struct, tag="error"):
+    detail: str
+
+
+_decoder = msgspec.json.Decoder(Echo | Ping)
+_encoder = msgspec.json.Encoder()
+
+
+def reply(frame: str, connection_id: str, count: int) -> tuple[str, int]:
+    """The reply to ``frame`` and the connection's new message count."""
+    try:
+        message = _decoder.decode(frame)
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError) as error:
+        return _encoder.encode(ErrorFrame(detail=str(error))).decode(), count
+    count += 1
+    if isinstance(message, Ping):
+        return _encoder.encode(Pong()).decode(), count
+    answer = EchoReply(text=message.text, connection_id=connection_id, count=count)
+    return _encoder.encode(answer).decode(), count
+
+
+async def raw_asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while (event := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if scope["type"] != "websocket" or scope["path"] != WEBSOCKET_PATH:
+        raise RuntimeError(f"raw baseline serves only WebSocket {WEBSOCKET_PATH}")
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    connection_id = uuid4().hex
+    await send({"type": "websocket.send", "text": _encoder.encode(Welcome(connection_id)).decode()})
+    count = 0
+    while (event := await receive())["type"] == "websocket.receive":
+        text, count = reply(event.get("text") or "", connection_id, count)
+        await send({"type": "websocket.send", "text": text})
+
+
+class BareListener(WebsocketListener):
+    path = WEBSOCKET_PATH
+
+    async def on_accept(self, socket: WebSocket[Any, Any, Any]) -> None:
+        socket.scope["state"]["connection_id"] = connection_id = uuid4().hex
+        socket.scope["state"]["count"] = 0
+        await socket.send_text(_encoder.encode(Welcome(connection_id)).decode())
+
+    async def on_receive(self, socket: WebSocket[Any, Any, Any], data: str) -> str:
+        state = socket.scope["state"]
+        text, state["count"] = reply(data, state["connection_id"], state["count"])
+        return text
+
+
+bare_listener_app = Litestar(route_handlers=[BareListener])

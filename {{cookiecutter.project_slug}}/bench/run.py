@@ -1,0 +1,334 @@
+"""Benchmark the service against a raw ASGI app and a bare Litestar listener, in one run.
+
+Each server runs under uvicorn with the same flags (one worker, websockets-sansio, compression
+off) and is driven by ``load.py`` in a separate process; with ``taskset``, server and client
+are pinned to different cores. The servers take turns, in a rotating order, for ``--rounds``
+rounds. The report gives medians and ranges, ratios to the raw ASGI app, the server's CPU time
+per operation, and the client's CPU use (near 100% would mean the client, not the server, was
+the limit). ``--json`` also writes every figure.
+
+    nox -s bench                          # defaults: under a minute on 2 cores
+    nox -s bench -- --rounds 5 --connections 100 --messages 5000
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))  # ``bench.baselines`` for uvicorn, run from anywhere
+
+from uvicorn.importer import import_from_string  # noqa: E402
+
+from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH  # noqa: E402
+
+SERVERS = {
+    "raw ASGI": "bench.baselines:raw_asgi_app",
+    "bare listener": "bench.baselines:bare_listener_app",
+    "this service": "{{ cookiecutter.package_name }}.app:app",
+}
+BASELINE = "raw ASGI"
+UVICORN_FLAGS = [
+    "--workers=1",
+    "--ws=websockets-sansio",
+    "--ws-per-message-deflate=false",
+    "--ws-max-size=65536",
+    "--no-access-log",
+    "--log-level=warning",
+]
+
+
+@dataclass(frozen=True)
+class Cores:
+    """Commands that pin the server and the client to different cores, where possible."""
+
+    server: list[str]
+    client: list[str]
+
+    @classmethod
+    def detect(cls) -> "Cores":
+        if shutil.which("taskset") and len(os.sched_getaffinity(0)) >= 2:
+            first, second, *_ = sorted(os.sched_getaffinity(0))
+            return cls(["taskset", "-c", str(first)], ["taskset", "-c", str(second)])
+        return cls([], [])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    raise RuntimeError(f"server did not listen on {port} within {timeout} s")
+
+
+def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]:
+    """Start one server, load it from a separate process, stop it; return the load's figures."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, f"--port={port}", *UVICORN_FLAGS]
+    server = subprocess.Popen([*cores.server, *command], cwd=PROJECT_ROOT)
+    try:
+        wait_for_port(port, server)
+        load = subprocess.run(
+            [
+                *cores.client,
+                sys.executable,
+                str(Path(__file__).with_name("load.py")),
+                f"--url=ws://127.0.0.1:{port}{WEBSOCKET_PATH}",
+                f"--server-pid={server.pid}",
+                f"--connections={args.connections}",
+                f"--messages={args.messages}",
+                f"--connect-count={args.connect_count}",
+                f"--connect-at-once={args.connect_at_once}",
+                f"--idle={args.idle}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        if load.returncode != 0:
+            raise RuntimeError(f"load generator failed against {app}:\n{load.stderr}")
+        figures: dict[str, Any] = json.loads(load.stdout)
+        return figures
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+async def app_cost(app: Any, messages: int) -> float:
+    """Microseconds per echo spent in the app alone: its ASGI callable driven directly.
+
+    No server, no network, no client: the part of the per-message cost this project's code
+    decides, measured without the noise of the rest.
+    """
+    echo = json.dumps({"type": "echo", "text": "hello"})
+    events: Iterator[dict[str, Any]] = iter(
+        [
+            {"type": "websocket.connect"},
+            *({"type": "websocket.receive", "text": echo} for _ in range(messages)),
+            {"type": "websocket.disconnect", "code": 1000},
+        ]
+    )
+    frames_sent = 0
+
+    async def receive() -> dict[str, Any]:
+        return next(events)
+
+    async def send(event: dict[str, Any]) -> None:
+        nonlocal frames_sent
+        frames_sent += event["type"] == "websocket.send"
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": WEBSOCKET_PATH,
+        "raw_path": WEBSOCKET_PATH.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "subprotocols": [],
+        "state": {},
+    }
+    started = time.perf_counter()
+    await app(scope, receive, send)
+    elapsed = time.perf_counter() - started
+    if frames_sent != messages + 1:  # the welcome, then one reply per echo
+        raise RuntimeError(f"app sent {frames_sent} frames for {messages} echoes")
+    return elapsed / messages * 1e6
+
+
+async def warm_app_cost(app: Any, messages: int) -> float:
+    """``app_cost`` after a first connection has built the app's caches (signature models)."""
+    await app_cost(app, 100)
+    return await app_cost(app, messages)
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def per_second(phase: dict[str, float]) -> float:
+    return phase["operations"] / phase["seconds"]
+
+
+def microseconds_per_operation(phase: dict[str, float], side: str) -> float:
+    return phase[f"{side}_cpu_seconds"] / phase["operations"] * 1e6
+
+
+def client_cpu_share(phase: dict[str, float]) -> float:
+    return phase["client_cpu_seconds"] / phase["seconds"]
+
+
+def report(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Medians, ranges and ratios to the baseline of every figure, by server."""
+    summary: dict[str, Any] = {}
+    for name, runs in results.items():
+        throughput = [run["throughput"] for run in runs]
+        connections = [run["connection_rate"] for run in runs]
+        summary[name] = {
+            "messages_per_second": summarize([per_second(phase) for phase in throughput]),
+            "server_cpu_us_per_message": summarize(
+                [microseconds_per_operation(phase, "server") for phase in throughput]
+            ),
+            "connections_per_second": summarize([per_second(phase) for phase in connections]),
+            "server_cpu_us_per_connection": summarize(
+                [microseconds_per_operation(phase, "server") for phase in connections]
+            ),
+            "idle_kib_per_connection": summarize([run["idle_kib_per_connection"] for run in runs]),
+            "app_only_us_per_message": summarize([run["app_only_us_per_message"] for run in runs]),
+            "client_cpu_share_messages": max(client_cpu_share(phase) for phase in throughput),
+            "client_cpu_share_connections": max(client_cpu_share(phase) for phase in connections),
+        }
+    for figures in summary.values():
+        for key in ("messages_per_second", "connections_per_second"):
+            figures[key]["ratio_to_baseline"] = ratio(figures, summary[BASELINE], key)
+    return summary
+
+
+def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    def cell(figure: dict[str, float], digits: int = 0) -> str:
+        low, high = f"{figure['min']:,.{digits}f}", f"{figure['max']:,.{digits}f}"
+        return f"{figure['median']:,.{digits}f} ({low}-{high})"
+
+    rows = [
+        (
+            "server",
+            "messages/s",
+            "ratio",
+            "CPU us/msg",
+            "connections/s",
+            "ratio",
+            "CPU us/conn",
+            "KiB/idle conn",
+            "app-only us/msg",
+            "client CPU msg/conn",
+        )
+    ]
+    for name, figures in summary.items():
+        rows.append(
+            (
+                name,
+                cell(figures["messages_per_second"]),
+                f"{figures['messages_per_second']['ratio_to_baseline']:.2f}",
+                cell(figures["server_cpu_us_per_message"], 1),
+                cell(figures["connections_per_second"]),
+                f"{figures['connections_per_second']['ratio_to_baseline']:.2f}",
+                cell(figures["server_cpu_us_per_connection"]),
+                cell(figures["idle_kib_per_connection"], 1),
+                cell(figures["app_only_us_per_message"], 2),
+                f"{figures['client_cpu_share_messages']:.0%} / "
+                f"{figures['client_cpu_share_connections']:.0%}",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    print(  # noqa: T201
+        f"\n{args.rounds} rounds; throughput: {args.connections} connections x {args.messages}"
+        f" echoes, one in flight each; connection rate: {args.connect_count} connections,"
+        f" {args.connect_at_once} at once; memory: {args.idle} idle connections."
+        "\nMedian (min-max); ratios are medians over the raw ASGI app's. App-only: the app's ASGI"
+        " callable driven directly, no server or network.\n"
+    )
+    for row in rows:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))  # noqa: T201
+    print(  # noqa: T201
+        "\nClient CPU is the load generator's busiest run (one core = 100%); near 100%, the"
+        " client, not the server, set that column's pace."
+    )
+    service, bare = summary["this service"], summary["bare listener"]
+    print(  # noqa: T201
+        "\nthis service / bare listener:"
+        f" throughput {ratio(service, bare, 'messages_per_second'):.2f}x,"
+        f" CPU per message {ratio(service, bare, 'server_cpu_us_per_message'):.2f}x,"
+        f" connection rate {ratio(service, bare, 'connections_per_second'):.2f}x,"
+        f" CPU per connection {ratio(service, bare, 'server_cpu_us_per_connection'):.2f}x,"
+        f" app-only cost per message {ratio(service, bare, 'app_only_us_per_message'):.2f}x"
+    )
+
+
+def ratio(figures: dict[str, Any], baseline: dict[str, Any], key: str) -> float:
+    """Median over median; NaN where the baseline measured 0 (a run too short to tell)."""
+    denominator = float(baseline[key]["median"])
+    return float(figures[key]["median"]) / denominator if denominator else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=500, help="echoes per connection")
+    parser.add_argument("--connect-count", type=int, default=200)
+    parser.add_argument("--connect-at-once", type=int, default=10)
+    parser.add_argument("--idle", type=int, default=300, help="idle connections for memory")
+    parser.add_argument("--app-messages", type=int, default=20_000, help="for the app-only cost")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run that only checks the benchmark works; its figures mean nothing",
+    )
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.connections, args.messages = 1, 2, 20
+        args.connect_count, args.idle, args.app_messages = 5, 5, 100
+
+    cores = Cores.detect()
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
+    names = list(SERVERS)
+    for round_number in range(args.rounds):
+        order = names[round_number % len(names) :] + names[: round_number % len(names)]
+        for name in order:
+            print(f"round {round_number + 1}/{args.rounds}: {name}", file=sys.stderr)  # noqa: T201
+            figures = run_once(SERVERS[name], args, cores)
+            app = import_from_string(SERVERS[name])
+            figures["app_only_us_per_message"] = asyncio.run(warm_app_cost(app, args.app_messages))
+            results[name].append(figures)
+
+    summary = report(results)
+    print_table(summary, args)
+    machine = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "pinned": bool(cores.server),
+    }
+    settings = {key: value for key, value in vars(args).items() if key != "json"}
+    document = {"machine": machine, "settings": settings, "summary": summary, "runs": results}
+    args.json.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nmachine: {machine}\nfigures written to {args.json}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
