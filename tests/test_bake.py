@@ -14,6 +14,10 @@ LEFTOVER_JINJA = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 EXPECTED_FILES = [
     ".gitignore",
     "README.md",
+    "bench/__init__.py",
+    "bench/baselines.py",
+    "bench/load.py",
+    "bench/run.py",
     "noxfile.py",
     "pyproject.toml",
     "src/{package}/__init__.py",
