@@ -47,7 +47,7 @@ def test_connection_released_after_close(client: TestClient[Litestar], close_cod
 def test_connection_released_after_handler_error(
     client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An exception while handling a message closes that connection and still releases it."""
+    """An exception while handling a message closes that connection with 1011 and releases it."""
 
     def broken_reply_to(message: ClientMessage, connection_state: ConnectionState) -> ServerMessage:
         raise RuntimeError("injected handler fault")
@@ -58,9 +58,10 @@ def test_connection_released_after_handler_error(
         receive(ws)
         assert live_connections(client) == 1
         ws.send_json({"type": "echo", "text": "boom"})
-        with pytest.raises(WebSocketDisconnect):
+        with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json(timeout=RECEIVE_TIMEOUT)
 
+    assert closed.value.code == 1011
     assert wait_until(lambda: live_connections(client) == 0)
 
 

@@ -55,6 +55,8 @@ def reply_to(message: ClientMessage, connection_state: ConnectionState) -> Serve
 
 
 class ConnectionListener(WebsocketListener):
+    """The hooks of every connection to ``WEBSOCKET_PATH``; one instance serves them all."""
+
     path = WEBSOCKET_PATH
     # Resolved once per connection, before accept: every hook of that connection gets the same
     # ConnectionState, and reaching it costs nothing per message.
