@@ -31,6 +31,8 @@ AWKWARD_ANSWERS = {
     "description": "Quotes \" ' and backslashes \\ survive; so does ünïcödé ✓",
     "author_name": 'O\'Brien \\ "Q"',
     "websocket_path": "/api/v1/live",
+    # The longest package name the hook allows: every import must still fit in a line.
+    "package_name": "chat_service_with_a_forty_character_name",
 }
 
 # One option changed at a time, plus the defaults: the full product grows too fast.

@@ -43,6 +43,9 @@ TAKEN_PACKAGE_NAMES = frozenset(
     }
 )
 
+# Longer names would push the generated imports past the 100-character line limit.
+MAX_PACKAGE_NAME_LENGTH = 40
+
 # Paths the generated app already serves itself.
 TAKEN_PATHS = frozenset({"/health", "/schema"})
 
@@ -79,6 +82,8 @@ def check_project_slug(value: str) -> str | None:
 
 
 def check_package_name(value: str) -> str | None:
+    if len(value) > MAX_PACKAGE_NAME_LENGTH:
+        return f"is longer than {MAX_PACKAGE_NAME_LENGTH} characters; pick a shorter name"
     if not PACKAGE_PATTERN.fullmatch(value):
         return "must be a lowercase ASCII identifier (a-z, 0-9 and '_', not starting with a digit)"
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):

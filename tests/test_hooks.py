@@ -15,6 +15,7 @@ BAD_ANSWERS = {
     "package starts with a digit": ("package_name", "2fast", "lowercase ASCII identifier"),
     "package has a dash": ("package_name", "my-pkg", "lowercase ASCII identifier"),
     "package has capitals": ("package_name", "MyPkg", "lowercase ASCII identifier"),
+    "package name too long": ("package_name", "p" * 41, "longer than 40 characters"),
     "package shadows stdlib": ("package_name", "json", "standard library"),
     "package shadows asyncio": ("package_name", "asyncio", "standard library"),
     "package shadows litestar": ("package_name", "litestar", "would shadow a module"),
@@ -118,7 +119,7 @@ def test_valid_answers_pass_the_hook(cookies: Any) -> None:
     result = cookies.bake(
         extra_context={
             "project_name": "x",
-            "package_name": "_private_pkg2",
+            "package_name": "_private_pkg2" + "x" * 27,
             "project_slug": "a1-b2",
             "author_email": "first.last+tag@sub.example.org",
             "websocket_path": "/",

@@ -4,8 +4,9 @@
 - ``bare_listener_app``: the least Litestar code that speaks the contract: one async listener,
   a counter in the scope dict, no ``ConnectionState``, no registry, no dependencies.
 
-Both decode and encode with msgspec, as the service does, so the difference to the service is
-what the framework and the template's structure cost.
+Both use the service's message Structs (echo and ping only: what the benchmark sends) with
+their own decoder, so the difference to the service is what the framework and the template's
+structure cost, not the wire format.
 """
 
 from typing import Any
@@ -16,33 +17,14 @@ from litestar import Litestar, WebSocket
 from litestar.handlers import WebsocketListener
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
-
-
-class Echo(msgspec.Struct, tag="echo"):
-    text: str
-
-
-class Ping(msgspec.Struct, tag="ping"):
-    pass
-
-
-class Welcome(msgspec.Struct, tag="welcome"):
-    connection_id: str
-
-
-class EchoReply(msgspec.Struct, tag="echo"):
-    text: str
-    connection_id: str
-    count: int
-
-
-class Pong(msgspec.Struct, tag="pong"):
-    pass
-
-
-class ErrorFrame(msgspec.Struct, tag="error"):
-    detail: str
-
+from {{ cookiecutter.package_name }}.messages import (
+    Echo,
+    EchoReply,
+    ErrorFrame,
+    Ping,
+    Pong,
+    Welcome,
+)
 
 _decoder = msgspec.json.Decoder(Echo | Ping)
 _encoder = msgspec.json.Encoder()

@@ -1,7 +1,7 @@
 """The real service under uvicorn, plus faults that the real-server tests can trigger.
 
 Run as ``python -m tests.fault_injection`` from the project root, configured by the same
-environment variables as ``python -m {{ cookiecutter.package_name }}``.
+environment variables as the service itself.
 """
 
 import os
@@ -10,7 +10,12 @@ from unittest.mock import patch
 
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.__main__ import serve
-from {{ cookiecutter.package_name }}.messages import ClientMessage, Echo, ServerMessage, Welcome
+from {{ cookiecutter.package_name }}.messages import (
+    ClientMessage,
+    Echo,
+    ServerMessage,
+    Welcome,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.state import ConnectionState
 

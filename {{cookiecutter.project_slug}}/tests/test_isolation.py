@@ -8,7 +8,10 @@ from litestar.testing import TestClient
 from litestar.types import WebSocketScope
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
-from {{ cookiecutter.package_name }}.state import CONNECTION_STATE_KEY, provide_connection_state
+from {{ cookiecutter.package_name }}.state import (
+    CONNECTION_STATE_KEY,
+    provide_connection_state,
+)
 
 from .support import receive
 

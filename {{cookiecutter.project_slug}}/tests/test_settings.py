@@ -2,7 +2,11 @@
 
 import pytest
 
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings, SettingsError
+from {{ cookiecutter.package_name }}.settings import (
+    ENV_PREFIX,
+    Settings,
+    SettingsError,
+)
 
 
 def test_defaults_when_environment_is_empty() -> None:

@@ -1,8 +1,7 @@
-"""``python -m {{ cookiecutter.package_name }}``: serve the app with uvicorn, configured by the settings.
+"""Serve the app with uvicorn, configured by the settings: ``python -m <package>``.
 
-Prefer this to a bare ``uvicorn {{ cookiecutter.package_name }}.app:app``: it also applies the
-settings that live in the server, not the app (message size limit, keepalive pings, shutdown
-grace period).
+Prefer this to a bare ``uvicorn <package>.app:app``: it also applies the settings that live in
+the server, not the app (message size limit, keepalive pings, shutdown grace period).
 """
 
 import uvicorn

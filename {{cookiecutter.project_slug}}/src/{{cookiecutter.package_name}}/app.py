@@ -1,4 +1,4 @@
-"""Application factory; ``app`` is what ``uvicorn {{ cookiecutter.package_name }}.app:app`` serves."""
+"""Application factory, and the module-level ``app`` that uvicorn serves."""
 
 import msgspec
 from litestar import Litestar, get

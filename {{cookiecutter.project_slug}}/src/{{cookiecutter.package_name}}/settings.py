@@ -1,7 +1,7 @@
 """Settings read from environment variables, with defaults that run locally.
 
-Every variable starts with ``{{ cookiecutter.__env_prefix }}``. A bad value stops start-up with an
-error naming the variable, rather than running with a guess.
+Every variable starts with ``ENV_PREFIX``. A bad value stops start-up with an error naming the
+variable, rather than running with a guess.
 """
 
 import os
@@ -26,7 +26,7 @@ class Settings:
     log_level: str = "INFO"
     """Level of this service's own loggers; DEBUG logs every connection opening and closing."""
     host: str = "127.0.0.1"
-    """Interface ``python -m {{ cookiecutter.package_name }}`` listens on (0.0.0.0 for all)."""
+    """Interface the server listens on (0.0.0.0 for all)."""
     port: int = 8000
     max_message_size: int = 64 * 1024
     """Largest frame accepted, in bytes; a larger one closes its connection with 1009."""
