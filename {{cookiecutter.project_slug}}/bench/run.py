@@ -60,7 +60,7 @@ class Cores:
 
     @classmethod
     def detect(cls) -> "Cores":
-        if shutil.which("taskset") and len(os.sched_getaffinity(0)) >= 2:
+        if shutil.which("taskset") and len(os.sched_getaffinity(0)) >= 2:  # Linux
             first, second, *_ = sorted(os.sched_getaffinity(0))
             return cls(["taskset", "-c", str(first)], ["taskset", "-c", str(second)])
         return cls([], [])

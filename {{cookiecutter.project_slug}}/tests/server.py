@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -39,7 +39,7 @@ class ServerProcess:
     log_path: Path
     expected_tracebacks: int = 0
     """Tracebacks the test provokes on purpose; any other one fails the test."""
-    _log_file: Any = field(default=None, repr=False)
+    _log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -59,9 +59,12 @@ class ServerProcess:
         count: int = self.health()["connections"]
         return count
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the server process (Linux /proc)."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the server process; None where there is no Linux /proc."""
+        status_path = Path(f"/proc/{self.process.pid}/status")
+        if not status_path.exists():
+            return None
+        status = status_path.read_text()
         line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
         return int(line.split()[1]) * 1024
 
@@ -83,7 +86,8 @@ class ServerProcess:
             if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait()
-            self._log_file.close()
+            if self._log_file is not None:
+                self._log_file.close()
 
 
 def start_server(

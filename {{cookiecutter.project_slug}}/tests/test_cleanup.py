@@ -32,16 +32,20 @@ def test_health_counts_open_connections(client: TestClient[Litestar]) -> None:
 
 
 @pytest.mark.parametrize("close_code", [1000, 1001, 1006], ids=["normal", "going-away", "abrupt"])
-def test_connection_released_after_close(client: TestClient[Litestar], close_code: int) -> None:
+def test_connection_released_after_close(
+    app: Litestar, client: TestClient[Litestar], close_code: int
+) -> None:
     """A normal close, a client going away and an abrupt drop all release the connection."""
+    registry = app.state[REGISTRY_STATE_KEY]
     with client.websocket_connect(WEBSOCKET_PATH) as ws:
-        receive(ws)
+        connection_id = receive(ws)["connection_id"]
         ws.send_json({"type": "echo", "text": "hi"})
         receive(ws)
-        assert live_connections(client) == 1
+        assert connection_id in registry
         ws.close(code=close_code)
 
-    assert wait_until(lambda: live_connections(client) == 0)
+    assert wait_until(lambda: connection_id not in registry)
+    assert live_connections(client) == 0
 
 
 def test_connection_released_after_handler_error(

@@ -12,8 +12,8 @@ class ConnectionRegistry:
     """The live connections of one app, by connection id.
 
     One instance per app, kept in the app state, because it is about all connections at once
-    (``/health`` counts them; later, broadcasts will walk them). Per-connection data stays in
-    each ``ConnectionState``. Every hook runs on the event loop, so no lock is needed.
+    (``/health`` counts them; a broadcast would walk them). Per-connection data stays in each
+    ``ConnectionState``. Every hook runs on the event loop, so no lock is needed.
     """
 
     __slots__ = ("_connections",)
