@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import ROOT, read_pyproject, rendered_files
 
-LEFTOVER_JINJA = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+# "${{ ... }}" is GitHub Actions syntax, rendered on purpose from {% raw %} blocks.
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
 
 EXPECTED_FILES = [
+    ".github/workflows/ci.yml",
     ".gitignore",
     "README.md",
     "bench/__init__.py",
@@ -124,6 +127,23 @@ def test_python_version_sets_floor_and_tool_targets(cookies: Any, version: str) 
     assert pyproject["project"]["requires-python"] == f">={version}"
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
     assert pyproject["tool"]["mypy"]["python_version"] == version
+
+
+@pytest.mark.parametrize(
+    ("version", "tested_versions"),
+    [("3.10", ["3.10", "3.11", "3.12", "3.13"]), ("3.12", ["3.12", "3.13"]), ("3.13", ["3.13"])],
+)
+def test_github_workflow_tests_every_supported_version(
+    cookies: Any, version: str, tested_versions: list[str]
+) -> None:
+    """The generated CI runs nox on the chosen Python version and every newer one."""
+    project = bake_ok(cookies, python_version=version)
+
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["nox"]
+    assert job["strategy"]["matrix"]["python-version"] == tested_versions
+    commands = [step["run"] for step in job["steps"] if "run" in step]
+    assert commands[-1] == "python -m nox --force-python ${{ matrix.python-version }}"
 
 
 def test_websocket_path_is_served_where_asked(cookies: Any) -> None:
