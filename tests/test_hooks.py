@@ -129,3 +129,15 @@ def test_valid_answers_pass_the_hook(cookies: Any) -> None:
 
     assert result.exception is None
     assert result.project_path.name == "a1-b2"
+
+
+def test_template_syntax_in_an_answer_is_rendered_or_refused(cookies: Any, tmp_path: Path) -> None:
+    """Cookiecutter renders answers as templates: a valid expression bakes, a broken one stops."""
+    rendered = cookies.bake(extra_context={"project_name": "Chat {{ 6 * 7 }}"})
+    refused = cookies.bake(extra_context={"description": "{{ no_such_variable }}"})
+
+    assert rendered.exception is None
+    assert rendered.project_path.name == "chat-42"
+    assert refused.exit_code != 0
+    assert "description" in str(refused.exception)
+    assert [path.name for path in (tmp_path / "cookies").iterdir()] == ["bake00"]
