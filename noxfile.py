@@ -3,7 +3,8 @@
 - ``nox -s tests``: the template's own tests (bakes, hooks, rendered files).
 - ``nox -s lint``: ruff and mypy --strict on the template's own Python.
 - ``nox -s bake-and-test``: bake each supported option set and run the generated project's own
-  ``nox`` (its tests, ruff and mypy --strict) on the Python version it was baked for.
+  ``nox`` (its tests, ruff and mypy --strict) on the Python version it was baked for, and a
+  smoke run of its benchmark.
   ``nox -s "bake-and-test(python-3.10)"`` runs one option set.
 """
 
@@ -81,8 +82,11 @@ def lint(session: nox.Session) -> None:
 @nox.session(name="bake-and-test")
 @nox.parametrize(("python", "answers"), OPTION_SETS)
 def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
-    """Bake one option set, then run the generated project's own nox sessions in it:
-    tests, lint and typecheck, and the benchmark in a smoke run."""
+    """Bake one option set and run the generated project's own nox sessions in it.
+
+    Its default sessions (tests, lint, typecheck) run on the Python version baked for, then its
+    benchmark in a smoke run.
+    """
     session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
     # Outside .nox/, which ruff skips: the baked project's own lint would find no files there.
     with tempfile.TemporaryDirectory(prefix="bake-and-test-") as output_dir:
