@@ -16,8 +16,6 @@ from typing import Any
 # so no answer can end the string early, and json.loads gives back the exact text.
 ANSWERS: dict[str, Any] = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-SUPPORTED_PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
-
 # Names the generated project imports, or that its tools put on sys.path: a package
 # called like one of them would shadow it.
 TAKEN_PACKAGE_NAMES = frozenset(
@@ -101,12 +99,6 @@ def check_author_email(value: str) -> str | None:
     return None
 
 
-def check_python_version(value: str) -> str | None:
-    if value not in SUPPORTED_PYTHON_VERSIONS:
-        return f"must be one of {', '.join(SUPPORTED_PYTHON_VERSIONS)}"
-    return None
-
-
 def check_websocket_path(value: str) -> str | None:
     if not PATH_PATTERN.fullmatch(value):
         return (
@@ -126,7 +118,6 @@ def first_problem() -> str | None:
         "description": check_one_line_text,
         "author_name": check_one_line_text,
         "author_email": check_author_email,
-        "python_version": check_python_version,
         "websocket_path": check_websocket_path,
     }
     for name, check in checks.items():

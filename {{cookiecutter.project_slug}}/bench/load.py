@@ -29,10 +29,6 @@ class Phase:
     server_cpu_seconds: float
     client_cpu_seconds: float
 
-    @property
-    def per_second(self) -> float:
-        return self.operations / self.seconds
-
 
 class Server:
     """What the load generator can see of the server process: CPU time and memory."""

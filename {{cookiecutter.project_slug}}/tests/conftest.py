@@ -1,6 +1,6 @@
 """Fixtures: a fresh app and test client per test, and real uvicorn servers on demand."""
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -10,9 +10,7 @@ from litestar.testing import TestClient
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .server import ServerProcess, start_server
-
-StartServer = Callable[..., ServerProcess]
+from .server import ServerProcess, StartServer, start_server
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -88,6 +88,10 @@ class ServerProcess:
                 self.process.wait()
             if self._log_file is not None:
                 self._log_file.close()
+
+
+StartServer = Callable[..., ServerProcess]
+"""The ``start_server_process`` fixture: start a server with optional settings and extra env."""
 
 
 def start_server(

@@ -23,9 +23,8 @@ from websockets.sync.client import connect as connect_sync
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import StartServer
 from .fault_injection import ACCEPT_FAULT_VARIABLE, FAULT_TEXT
-from .server import ServerProcess
+from .server import ServerProcess, StartServer
 from .support import RECEIVE_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.server
