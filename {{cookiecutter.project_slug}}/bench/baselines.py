@@ -4,6 +4,11 @@
 - ``bare_listener_app``: the least Litestar code that speaks the contract: one async listener,
   a counter in the scope dict, no ``ConnectionState``, no registry, no dependencies.
 
+{% if cookiecutter.auth == "jwt" %}
+Neither checks a token: their welcome names a fixed user, so what they save is the service's
+handshake checks (Origin, connection cap, JWT) as well.
+
+{% endif %}
 Both use the service's message Structs (echo and ping only: what the benchmark sends) with
 their own decoder, so the difference to the service is what the framework and the template's
 structure cost, not the wire format.
@@ -26,6 +31,9 @@ from {{ cookiecutter.package_name }}.messages import (
     Welcome,
 )
 
+{% if cookiecutter.auth == "jwt" %}
+USER = "bench"
+{% endif %}
 _decoder = msgspec.json.Decoder(Echo | Ping)
 _encoder = msgspec.json.Encoder()
 
@@ -54,7 +62,8 @@ async def raw_asgi_app(scope: Any, receive: Any, send: Any) -> None:
     await receive()  # websocket.connect
     await send({"type": "websocket.accept"})
     connection_id = uuid4().hex
-    await send({"type": "websocket.send", "text": _encoder.encode(Welcome(connection_id)).decode()})
+    welcome = _encoder.encode(Welcome(connection_id{% if cookiecutter.auth == "jwt" %}, USER{% endif %})).decode()
+    await send({"type": "websocket.send", "text": welcome})
     count = 0
     while (event := await receive())["type"] == "websocket.receive":
         text, count = reply(event.get("text") or "", connection_id, count)
@@ -67,7 +76,7 @@ class BareListener(WebsocketListener):
     async def on_accept(self, socket: WebSocket[Any, Any, Any]) -> None:
         socket.scope["state"]["connection_id"] = connection_id = uuid4().hex
         socket.scope["state"]["count"] = 0
-        await socket.send_text(_encoder.encode(Welcome(connection_id)).decode())
+        await socket.send_text(_encoder.encode(Welcome(connection_id{% if cookiecutter.auth == "jwt" %}, USER{% endif %})).decode())
 
     async def on_receive(self, socket: WebSocket[Any, Any, Any], data: str) -> str:
         state = socket.scope["state"]

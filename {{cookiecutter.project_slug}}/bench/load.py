@@ -18,6 +18,10 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 ECHO = json.dumps({"type": "echo", "text": "hello"}).encode()
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+{% if cookiecutter.auth == "jwt" %}
+HEADERS: dict[str, str] = {}
+"""Sent with every handshake; ``main`` adds the token."""
+{% endif %}
 
 
 @dataclass
@@ -105,7 +109,11 @@ class Client(WSListener):
 
 
 async def connect(url: str, echoes: int = 0) -> Client:
+{% if cookiecutter.auth == "jwt" %}
+    _, client = await ws_connect(lambda: Client(echoes), url, extra_headers=HEADERS)
+{% else %}
     _, client = await ws_connect(lambda: Client(echoes), url)
+{% endif %}
     if not isinstance(client, Client):
         raise TypeError(f"ws_connect returned {client!r}")
     await asyncio.wait_for(client.welcomed, 10)
@@ -181,7 +189,13 @@ async def main() -> None:
     parser.add_argument("--connect-count", type=int, required=True)
     parser.add_argument("--connect-at-once", type=int, required=True)
     parser.add_argument("--idle", type=int, required=True)
+{% if cookiecutter.auth == "jwt" %}
+    parser.add_argument("--token", required=True, help="JWT sent as Authorization: Bearer")
+{% endif %}
     args = parser.parse_args()
+{% if cookiecutter.auth == "jwt" %}
+    HEADERS["Authorization"] = f"Bearer {args.token}"
+{% endif %}
     server = Server(args.server_pid)
 
     # Warm both sides up (imports, caches, the allocator) before anything is measured.

@@ -25,6 +25,9 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+{% if cookiecutter.auth == "jwt" %}
+from datetime import timedelta
+{% endif %}
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,11 @@ sys.path.insert(0, str(PROJECT_ROOT))  # ``bench.baselines`` for uvicorn, run fr
 
 from uvicorn.importer import import_from_string  # noqa: E402
 
+{% if cookiecutter.auth == "jwt" %}
+from {{ cookiecutter.package_name }}.auth import mint_token  # noqa: E402
+{% endif %}
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH  # noqa: E402
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX  # noqa: E402
 
 SERVERS = {
     "raw ASGI": "bench.baselines:raw_asgi_app",
@@ -87,6 +94,24 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"server did not listen on {port} within {timeout} s")
 
 
+def configure_service() -> None:
+    """Settings for the service under load; every server process inherits them.
+
+    The benchmark floods on purpose, so the rate limit is set out of reach: the check still runs
+    on every message and is measured, but never refuses one.
+    """
+    os.environ[f"{ENV_PREFIX}RATE_LIMIT"] = "1e9"
+    os.environ[f"{ENV_PREFIX}RATE_BURST"] = str(10**9)
+{% if cookiecutter.auth == "jwt" %}
+    os.environ.setdefault(f"{ENV_PREFIX}JWT_SECRET", "benchmark-only-secret-not-for-anything-else")
+
+
+def bench_token() -> str:
+    """A token for the load generator and the app-only run, signed with the service's secret."""
+    return mint_token(os.environ[f"{ENV_PREFIX}JWT_SECRET"], "bench", timedelta(hours=1))
+{% endif %}
+
+
 def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]:
     """Start one server, load it from a separate process, stop it; return the load's figures."""
     port = free_port()
@@ -106,6 +131,9 @@ def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]
                 f"--connect-count={args.connect_count}",
                 f"--connect-at-once={args.connect_at_once}",
                 f"--idle={args.idle}",
+{% if cookiecutter.auth == "jwt" %}
+                f"--token={bench_token()}",
+{% endif %}
             ],
             capture_output=True,
             text=True,
@@ -153,7 +181,11 @@ async def app_cost(app: Any, messages: int) -> float:
         "raw_path": WEBSOCKET_PATH.encode(),
         "root_path": "",
         "query_string": b"",
+{% if cookiecutter.auth == "jwt" %}
+        "headers": [(b"authorization", f"Bearer {bench_token()}".encode())],
+{% else %}
         "headers": [],
+{% endif %}
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         "subprotocols": [],
@@ -306,6 +338,7 @@ def main() -> None:
         args.rounds, args.connections, args.messages = 1, 2, 20
         args.connect_count, args.idle, args.app_messages = 5, 5, 100
 
+    configure_service()
     cores = Cores.detect()
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
     names = list(SERVERS)

@@ -8,14 +8,14 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.settings import Settings
 
 from .server import ServerProcess, StartServer, start_server
+from .support import TEST_SETTINGS
 
 
 @pytest.fixture
 def app() -> Litestar:
-    return create_app(Settings())
+    return create_app(TEST_SETTINGS)
 
 
 @pytest.fixture
@@ -48,16 +48,22 @@ def start_server_process(tmp_path: Path) -> Iterator[StartServer]:
         server.check_tracebacks()
 
 
+# The shared server's rate limit is out of reach: its tests send hundreds of messages as fast as
+# they can. The rate-limit tests start servers of their own, with the default limit.
+UNLIMITED_RATE = {"RATE_LIMIT": "1e9", "RATE_BURST": str(10**9)}
+
+
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("server") / "server.log", {}, {})
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    server = start_server(log_path, UNLIMITED_RATE, {})
     yield server
     server.terminate()
 
 
 @pytest.fixture
 def server(shared_server: ServerProcess) -> Iterator[ServerProcess]:
-    """A real server with the default settings, shared by the tests that need nothing else.
+    """A real server with the default settings (but the rate limit), shared by most tests.
 
     Starting one per test would cost a second each. A test that provokes tracebacks says how
     many; any other traceback logged during the test fails it.

@@ -16,7 +16,11 @@ import httpx
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
+{% if cookiecutter.auth == "jwt" %}
+from .support import RECEIVE_TIMEOUT, TEST_JWT_SECRET
+{% else %}
 from .support import RECEIVE_TIMEOUT
+{% endif %}
 
 PROJECT_ROOT = Path(__file__).parent.parent
 STARTUP_TIMEOUT = 15.0
@@ -105,6 +109,9 @@ def start_server(
     port = free_port()
     env = {
         **os.environ,
+{% if cookiecutter.auth == "jwt" %}
+        f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET,
+{% endif %}
         **{ENV_PREFIX + name: value for name, value in settings.items()},
         f"{ENV_PREFIX}PORT": str(port),
         **extra_env,

@@ -1,14 +1,52 @@
 """Helpers for the tests: bounded waits, so a bug fails a test instead of hanging it."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+{% if cookiecutter.auth == "jwt" %}
+from datetime import timedelta
+{% endif %}
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import TestClient, WebSocketTestSession
 
+{% if cookiecutter.auth == "jwt" %}
+from {{ cookiecutter.package_name }}.auth import mint_token
+{% endif %}
+from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+from {{ cookiecutter.package_name }}.settings import Settings
+
 RECEIVE_TIMEOUT = 2.0
 """Seconds a test waits for any frame or clean-up before it fails."""
+{% if cookiecutter.auth == "jwt" %}
+TEST_JWT_SECRET = "test-only-secret-never-use-it-in-production"  # noqa: S105
+TEST_USER = "tester"
+TEST_SETTINGS = Settings(jwt_secret=TEST_JWT_SECRET)
+
+
+def auth_headers(user: str = TEST_USER) -> dict[str, str]:
+    """The header a program sends to connect as ``user``."""
+    token = mint_token(TEST_JWT_SECRET, user, timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
+
+
+AUTH_HEADERS = auth_headers()
+"""Headers that connect as ``TEST_USER``."""
+{% else %}
+TEST_SETTINGS = Settings()
+{% endif %}
+
+
+def connect(
+    client: TestClient[Litestar], headers: Mapping[str, str] | None = None
+) -> WebSocketTestSession:
+{% if cookiecutter.auth == "jwt" %}
+    """Open a WebSocket to the service as ``TEST_USER``, unless ``headers`` say otherwise."""
+    return client.websocket_connect(WEBSOCKET_PATH, headers={**AUTH_HEADERS, **(headers or {})})
+{% else %}
+    """Open a WebSocket to the service, with extra ``headers`` if given."""
+    return client.websocket_connect(WEBSOCKET_PATH, headers=dict(headers or {}))
+{% endif %}
 
 
 def receive(ws: WebSocketTestSession) -> dict[str, Any]:

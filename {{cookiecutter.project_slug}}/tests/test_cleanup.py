@@ -8,21 +8,20 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import listener
-from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
 from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY
 from {{ cookiecutter.package_name }}.state import ConnectionState
 
-from .support import RECEIVE_TIMEOUT, live_connections, receive, wait_until
+from .support import RECEIVE_TIMEOUT, connect, live_connections, receive, wait_until
 
 
 def test_health_counts_open_connections(client: TestClient[Litestar]) -> None:
     """/health reports each open connection, and 0 once all have closed."""
     assert live_connections(client) == 0
-    with client.websocket_connect(WEBSOCKET_PATH) as first:
+    with connect(client) as first:
         receive(first)
         assert live_connections(client) == 1
-        with client.websocket_connect(WEBSOCKET_PATH) as second:
+        with connect(client) as second:
             receive(second)
             assert live_connections(client) == 2
         assert wait_until(lambda: live_connections(client) == 1)
@@ -37,7 +36,7 @@ def test_connection_released_after_close(
 ) -> None:
     """A normal close, a client going away and an abrupt drop all release the connection."""
     registry = app.state[REGISTRY_STATE_KEY]
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         ws.send_json({"type": "echo", "text": "hi"})
         receive(ws)
@@ -58,7 +57,7 @@ def test_connection_released_after_handler_error(
 
     monkeypatch.setattr(listener, "reply_to", broken_reply_to)
 
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         receive(ws)
         assert live_connections(client) == 1
         ws.send_json({"type": "echo", "text": "boom"})
@@ -86,7 +85,7 @@ def test_failed_accept_leaves_no_registration(
 
     with (
         pytest.raises(WebSocketDisconnect),
-        client.websocket_connect(WEBSOCKET_PATH) as ws,
+        connect(client) as ws,
     ):
         ws.receive_json(timeout=RECEIVE_TIMEOUT)
 

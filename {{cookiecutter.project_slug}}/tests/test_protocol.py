@@ -4,23 +4,36 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+{% if cookiecutter.auth == "jwt" %}
+from .support import TEST_USER, connect, receive
+{% else %}
+from .support import connect, receive
+{% endif %}
 
-from .support import receive
 
+{% if cookiecutter.auth == "jwt" %}
+def test_welcome_names_the_connection_and_its_user(client: TestClient[Litestar]) -> None:
+    """The first frame is a welcome carrying the connection id and the token's subject."""
+    with connect(client) as ws:
+        welcome = receive(ws)
 
+    assert list(welcome) == ["type", "connection_id", "user"]
+    assert welcome["type"] == "welcome"
+    assert welcome["user"] == TEST_USER
+{% else %}
 def test_welcome_names_the_connection(client: TestClient[Litestar]) -> None:
     """The first frame is a welcome carrying only the connection id."""
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         welcome = receive(ws)
 
     assert list(welcome) == ["type", "connection_id"]
     assert welcome["type"] == "welcome"
+{% endif %}
 
 
 def test_echo_returns_text_id_and_count(client: TestClient[Litestar]) -> None:
     """An echo comes back with this connection's id and its running message count."""
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         replies = []
         for text in ["hello", "", 'quotes " and \\ and ünïcödé ✓']:
@@ -41,7 +54,7 @@ def test_echo_returns_text_id_and_count(client: TestClient[Litestar]) -> None:
 
 def test_ping_gets_pong_and_counts_as_a_message(client: TestClient[Litestar]) -> None:
     """A ping is answered with a pong and counts towards the connection's messages."""
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         receive(ws)
         ws.send_json({"type": "ping"})
         pong = receive(ws)
@@ -74,7 +87,7 @@ def test_bad_text_frame_gets_error_and_connection_lives_on(
     client: TestClient[Litestar], frame: str, expected_detail: str
 ) -> None:
     """A bad frame gets an error frame; the connection stays open and its count unchanged."""
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         ws.send_json({"type": "echo", "text": "before"})
         assert receive(ws)["count"] == 1
@@ -93,7 +106,7 @@ def test_bad_text_frame_gets_error_and_connection_lives_on(
 
 def test_binary_frame_gets_error_and_connection_lives_on(client: TestClient[Litestar]) -> None:
     """A binary frame, even one holding valid JSON, gets an error frame; the connection lives on."""
-    with client.websocket_connect(WEBSOCKET_PATH) as ws:
+    with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         ws.send_bytes(b'{"type": "echo", "text": "in binary"}')
         error = receive(ws)

@@ -25,7 +25,11 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 from .fault_injection import ACCEPT_FAULT_VARIABLE, FAULT_TEXT
 from .server import ServerProcess, StartServer
+{% if cookiecutter.auth == "jwt" %}
+from .support import AUTH_HEADERS, RECEIVE_TIMEOUT, wait_until
+{% else %}
 from .support import RECEIVE_TIMEOUT, wait_until
+{% endif %}
 
 pytestmark = pytest.mark.server
 
@@ -41,6 +45,9 @@ def open_client(server: ServerProcess) -> connect:
         ping_interval=None,
         max_size=None,
         compression=None,
+{% if cookiecutter.auth == "jwt" %}
+        additional_headers=AUTH_HEADERS,
+{% endif %}
     )
 
 
@@ -86,6 +93,9 @@ async def open_raw_socket(
         (
             f"GET {WEBSOCKET_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+{% if cookiecutter.auth == "jwt" %}
+            f"Authorization: {AUTH_HEADERS['Authorization']}\r\n"
+{% endif %}
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
@@ -231,11 +241,24 @@ frames = st.one_of(
 
 def test_fuzzed_frames_get_error_frames_and_harm_no_one(server: ServerProcess) -> None:
     """Whatever a client sends, it gets an error frame (or a reply) and stays connected."""
-    with connect_sync(server.ws_url, open_timeout=RECEIVE_TIMEOUT, compression=None) as bystander:
+    with connect_sync(
+        server.ws_url,
+        open_timeout=RECEIVE_TIMEOUT,
+        compression=None,
+{% if cookiecutter.auth == "jwt" %}
+        additional_headers=AUTH_HEADERS,
+{% endif %}
+    ) as bystander:
         json.loads(bystander.recv(timeout=RECEIVE_TIMEOUT))
 
         with connect_sync(
-            server.ws_url, open_timeout=RECEIVE_TIMEOUT, compression=None, max_size=None
+            server.ws_url,
+            open_timeout=RECEIVE_TIMEOUT,
+            compression=None,
+            max_size=None,
+{% if cookiecutter.auth == "jwt" %}
+            additional_headers=AUTH_HEADERS,
+{% endif %}
         ) as ws:
             json.loads(ws.recv(timeout=RECEIVE_TIMEOUT))
             valid_messages = 0

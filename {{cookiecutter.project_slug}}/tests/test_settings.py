@@ -7,15 +7,32 @@ from {{ cookiecutter.package_name }}.settings import (
     Settings,
     SettingsError,
 )
+{% if cookiecutter.auth == "jwt" %}
+
+from .support import TEST_JWT_SECRET
+
+REQUIRED = {f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET}
+"""The variables without a default."""
+{% else %}
+
+REQUIRED: dict[str, str] = {}
+"""The variables without a default: none."""
+{% endif %}
 
 
 def test_defaults_when_environment_is_empty() -> None:
-    """With no variables set, the defaults run locally."""
-    settings = Settings.from_env({})
+    """With no variables set (but the required ones), the defaults run locally."""
+    settings = Settings.from_env(REQUIRED)
 
+{% if cookiecutter.auth == "jwt" %}
+    assert settings == Settings(jwt_secret=TEST_JWT_SECRET)
+{% else %}
     assert settings == Settings()
+{% endif %}
     assert (settings.host, settings.port, settings.debug) == ("127.0.0.1", 8000, False)
     assert settings.max_message_size == 64 * 1024
+    assert settings.allowed_origins == ()
+    assert settings.max_connections >= 1000  # the benchmark's idle connections fit
 
 
 def test_every_setting_is_read_from_its_variable() -> None:
@@ -29,6 +46,11 @@ def test_every_setting_is_read_from_its_variable() -> None:
         f"{ENV_PREFIX}PING_INTERVAL": "2.5",
         f"{ENV_PREFIX}PING_TIMEOUT": "1",
         f"{ENV_PREFIX}SHUTDOWN_TIMEOUT": "3",
+        f"{ENV_PREFIX}ALLOWED_ORIGINS": "https://app.example.com, HTTP://Localhost:5173",
+        f"{ENV_PREFIX}RATE_LIMIT": "2.5",
+        f"{ENV_PREFIX}RATE_BURST": "5",
+        f"{ENV_PREFIX}MAX_CONNECTIONS": "100",
+        **REQUIRED,
     }
 
     assert Settings.from_env(environ) == Settings(
@@ -40,18 +62,25 @@ def test_every_setting_is_read_from_its_variable() -> None:
         ping_interval=2.5,
         ping_timeout=1.0,
         shutdown_timeout=3,
+        allowed_origins=("https://app.example.com", "http://localhost:5173"),
+        rate_limit=2.5,
+        rate_burst=5,
+        max_connections=100,
+{% if cookiecutter.auth == "jwt" %}
+        jwt_secret=TEST_JWT_SECRET,
+{% endif %}
     )
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), (" off ", False)])
 def test_debug_reads_common_boolean_words(raw: str, expected: bool) -> None:
     """DEBUG accepts the usual words for true and false, in any case."""
-    assert Settings.from_env({f"{ENV_PREFIX}DEBUG": raw}).debug is expected
+    assert Settings.from_env({f"{ENV_PREFIX}DEBUG": raw, **REQUIRED}).debug is expected
 
 
 def test_log_level_is_case_insensitive() -> None:
     """LOG_LEVEL is stored upper-case, whatever case it is given in."""
-    assert Settings.from_env({f"{ENV_PREFIX}LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    assert Settings.from_env({f"{ENV_PREFIX}LOG_LEVEL": "debug", **REQUIRED}).log_level == "DEBUG"
 
 
 @pytest.mark.parametrize(
@@ -69,9 +98,42 @@ def test_log_level_is_case_insensitive() -> None:
         ("PING_TIMEOUT", "nan"),
         ("PING_TIMEOUT", "inf"),
         ("SHUTDOWN_TIMEOUT", "soon"),
+        ("ALLOWED_ORIGINS", "*"),
+        ("ALLOWED_ORIGINS", "null"),
+        ("ALLOWED_ORIGINS", "example.com"),
+        ("ALLOWED_ORIGINS", "https://example.com/"),
+        ("ALLOWED_ORIGINS", "https://example.com/app"),
+        ("ALLOWED_ORIGINS", "ftp://example.com"),
+        ("ALLOWED_ORIGINS", "https://example.com:99999"),
+        ("ALLOWED_ORIGINS", "https://ok.example.com,,https://also.example.com"),
+        ("RATE_LIMIT", "0"),
+        ("RATE_LIMIT", "fast"),
+        ("RATE_BURST", "0"),
+        ("MAX_CONNECTIONS", "-5"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, raw: str) -> None:
     """A value the service cannot use stops it with the variable's name and value."""
     with pytest.raises(SettingsError, match=f"{ENV_PREFIX}{name}='{raw}'"):
-        Settings.from_env({f"{ENV_PREFIX}{name}": raw})
+        Settings.from_env({f"{ENV_PREFIX}{name}": raw, **REQUIRED})
+
+
+def test_bad_origin_says_what_an_origin_looks_like() -> None:
+    """A malformed ALLOWED_ORIGINS entry is named, with the form it should take."""
+    with pytest.raises(SettingsError, match=r"'https://example.com/' is not an origin.*scheme://"):
+        Settings.from_env({f"{ENV_PREFIX}ALLOWED_ORIGINS": "https://example.com/", **REQUIRED})
+{% if cookiecutter.auth == "jwt" %}
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [({}, "not set"), ({f"{ENV_PREFIX}JWT_SECRET": "short"}, "only 5 characters long")],
+    ids=["missing", "too short"],
+)
+def test_jwt_secret_is_required_and_long(environ: dict[str, str], problem: str) -> None:
+    """Without a long enough JWT_SECRET the service does not start; the error never shows it."""
+    with pytest.raises(SettingsError, match=f"{ENV_PREFIX}JWT_SECRET is {problem}") as error:
+        Settings.from_env(environ)
+
+    assert all(secret not in str(error.value) for secret in environ.values())
+{% endif %}

@@ -2,13 +2,29 @@
 
 Prefer this to a bare ``uvicorn <package>.app:app``: it also applies the settings that live in
 the server, not the app (message size limit, keepalive pings, shutdown grace period).
+{% if cookiecutter.auth == "jwt" %}
+
+``python -m <package> token alice`` prints a development token for the user ``alice``, signed
+with ``JWT_SECRET``.
+{% endif %}
 """
+
+{% if cookiecutter.auth == "jwt" %}
+import argparse
+{% endif %}
+import sys
+{% if cookiecutter.auth == "jwt" %}
+from datetime import timedelta
+{% endif %}
 
 import uvicorn
 from litestar import Litestar
 
 from .app import create_app
-from .settings import Settings
+{% if cookiecutter.auth == "jwt" %}
+from .auth import mint_token
+{% endif %}
+from .settings import Settings, SettingsError
 
 
 def serve(settings: Settings, app: Litestar | None = None) -> None:
@@ -26,8 +42,33 @@ def serve(settings: Settings, app: Litestar | None = None) -> None:
     )
 
 
+def settings_or_exit() -> Settings:
+    """The settings from the environment, or exit with the one line that says what is wrong."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+
+
+{% if cookiecutter.auth == "jwt" %}
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.package_name }}")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the app (the default)")
+    token = commands.add_parser("token", help="print a development token, signed with JWT_SECRET")
+    token.add_argument("user", help="the token's subject, e.g. alice")
+    token.add_argument("--minutes", type=int, default=60, help="lifetime (default: 60)")
+    arguments = parser.parse_args(argv)
+    settings = settings_or_exit()
+    if arguments.command == "token":
+        lifetime = timedelta(minutes=arguments.minutes)
+        print(mint_token(settings.jwt_secret, arguments.user, lifetime))  # noqa: T201
+    else:
+        serve(settings)
+{% else %}
 def main() -> None:
-    serve(Settings.from_env())
+    serve(settings_or_exit())
+{% endif %}
 
 
 if __name__ == "__main__":

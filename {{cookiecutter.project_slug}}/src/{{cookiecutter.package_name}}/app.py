@@ -1,11 +1,18 @@
 """Application factory, and the module-level ``app`` that uvicorn serves."""
 
+from pathlib import Path
+
 import msgspec
-from litestar import Litestar, get
+from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 
+{% if cookiecutter.auth == "jwt" %}
+from .auth import jwt_auth_middleware
+{% endif %}
+from .handshake import HandshakePolicy
 from .listener import ConnectionListener
 from .registry import REGISTRY_STATE_KEY, ConnectionRegistry, provide_connection_registry
 from .settings import Settings
@@ -22,16 +29,35 @@ def health(connection_registry: NamedDependency[ConnectionRegistry]) -> Health:
     return Health(status="ok", connections=len(connection_registry))
 
 
+DEMO_PAGE = Path(__file__).with_name("demo.html").read_text(encoding="utf-8")
+
+
+@get("/", sync_to_thread=False, include_in_schema=False)
+def demo_page() -> Response[str]:
+    """A page that talks to the WebSocket endpoint. Delete this and demo.html to drop it."""
+    return Response(DEMO_PAGE, media_type=MediaType.HTML)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings come from the environment unless given."""
     settings = settings or Settings.from_env()
+    # Handshake checks run in this order, all before accept: Origin, connection cap, then
+    # (auth=jwt) the token, so a foreign page is refused before its cookie is even read.
+    handshake_checks: list[HandshakePolicy | DefineMiddleware] = [
+        HandshakePolicy(settings.allowed_origins, settings.max_connections),
+{% if cookiecutter.auth == "jwt" %}
+        jwt_auth_middleware(settings),
+{% endif %}
+    ]
     return Litestar(
-        route_handlers=[health, ConnectionListener],
+        route_handlers=[health, demo_page, ConnectionListener],
+        middleware=handshake_checks,
         dependencies={
-            # One registry per app, so it is looked up once, not for every connection.
+            # One of each per app, so they are looked up once, not for every connection.
             "connection_registry": Provide(
                 provide_connection_registry, sync_to_thread=False, use_cache=True
             ),
+            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         # The app state is shared by every connection: only what is shared on purpose goes here.
         state=State({REGISTRY_STATE_KEY: ConnectionRegistry()}),
@@ -48,4 +74,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
 
-app = create_app()
+def __getattr__(name: str) -> Litestar:
+    """The module-level ``app`` that uvicorn serves, built from the environment on first use.
+
+    Built lazily, not at import, so that importing ``create_app`` (tests, tools) needs no
+    environment{% if cookiecutter.auth == "jwt" %} (no JWT_SECRET){% endif %}.
+    """
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global app  # built once; later look-ups find it like any module attribute
+    app = create_app()
+    return app
+
+
+app: Litestar

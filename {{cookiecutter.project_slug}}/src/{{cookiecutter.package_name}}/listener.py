@@ -12,13 +12,13 @@ This is the file to customize: add fields to ``ConnectionState``, message types 
 """
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from litestar import WebSocket
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketListener
-from litestar.status_codes import WS_1011_INTERNAL_ERROR
+from litestar.status_codes import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
 from .messages import (
     ClientMessage,
@@ -32,6 +32,7 @@ from .messages import (
     Welcome,
     decode_client_message,
 )
+from .ratelimit import Verdict
 from .registry import ConnectionRegistry
 from .state import ConnectionState, provide_connection_state
 
@@ -54,6 +55,14 @@ def reply_to(message: ClientMessage, connection_state: ConnectionState) -> Serve
             return Pong()
 
 
+async def close_connection(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> NoReturn:
+    """Close this connection with ``code`` and end its handling; on_disconnect still runs."""
+    await socket.close(code=code, reason=reason)
+    # Litestar ends the connection quietly on WebSocketDisconnect (any other exception would be
+    # logged as an error and answered with 4500).
+    raise WebSocketDisconnect(detail=reason)
+
+
 class ConnectionListener(WebsocketListener):
     """The hooks of every connection to ``WEBSOCKET_PATH``; one instance serves them all."""
 
@@ -74,7 +83,13 @@ class ConnectionListener(WebsocketListener):
     ) -> None:
         connection_registry.add(connection_state)
         try:
-            await socket.send_json(Welcome(connection_id=connection_state.connection_id))
+            welcome = Welcome(
+                connection_id=connection_state.connection_id,
+{% if cookiecutter.auth == "jwt" %}
+                user=connection_state.user,
+{% endif %}
+            )
+            await socket.send_json(welcome)
             # Further set-up of the connection (subscriptions, ...) goes here, inside the try.
         except BaseException:
             logger.exception("connection %s: set-up failed", connection_state.connection_id)
@@ -89,6 +104,17 @@ class ConnectionListener(WebsocketListener):
         data: str,
         connection_state: NamedDependency[ConnectionState],
     ) -> ServerMessage:
+        # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
+        verdict = connection_state.message_budget.spend()
+        if verdict is not Verdict.ALLOWED:
+            if verdict is Verdict.ABUSE:
+                logger.warning(
+                    "connection %s: closed, over its rate limit for too long",
+                    connection_state.connection_id,
+                )
+                await close_connection(socket, WS_1008_POLICY_VIOLATION, "rate limit exceeded")
+            detail = f"rate limit exceeded: {connection_state.message_budget.describe()}"
+            return ErrorFrame(detail=f"{detail}; message dropped")
         # ``data: str`` makes Litestar pass the frame through undecoded: its own JSON decoding
         # would not validate, and would close the connection (code 4500) on malformed input.
         try:
@@ -103,9 +129,7 @@ class ConnectionListener(WebsocketListener):
             logger.exception(
                 "connection %s: handling a message failed", connection_state.connection_id
             )
-            await socket.close(code=WS_1011_INTERNAL_ERROR, reason="internal error")
-            # Litestar ends the connection quietly on WebSocketDisconnect; on_disconnect still runs.
-            raise WebSocketDisconnect(detail="closed after an internal error") from None
+            await close_connection(socket, WS_1011_INTERNAL_ERROR, "internal error")
 
     async def on_disconnect(
         self,

@@ -26,6 +26,10 @@ class Welcome(msgspec.Struct, tag="welcome"):
     """Sent once, right after the connection is accepted."""
 
     connection_id: str
+{% if cookiecutter.auth == "jwt" %}
+    user: str
+    """The subject of the token the connection was opened with."""
+{% endif %}
 
 
 class EchoReply(msgspec.Struct, tag="echo"):
@@ -41,7 +45,7 @@ class Pong(msgspec.Struct, tag="pong"):
 
 
 class ErrorFrame(msgspec.Struct, tag="error"):
-    """Sent instead of a reply when a frame is not a valid client message."""
+    """Sent instead of a reply when a frame is not a valid client message, or over the limit."""
 
     detail: str
 

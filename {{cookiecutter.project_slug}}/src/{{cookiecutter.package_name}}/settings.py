@@ -8,8 +8,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .handshake import parse_origin
+
 ENV_PREFIX = "{{ cookiecutter.__env_prefix }}"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+{% if cookiecutter.auth == "jwt" %}
+MIN_JWT_SECRET_LENGTH = 32
+"""HS256 keys shorter than its 256-bit hash can be brute-forced offline from one token."""
+{% endif %}
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -36,6 +42,18 @@ class Settings:
     """Seconds a client has to answer a ping before it is dropped as dead."""
     shutdown_timeout: int = 10
     """Seconds a shutdown waits for connections to finish before cancelling them."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides the service's own, each ``scheme://host[:port]``."""
+    rate_limit: float = 20.0
+    """Messages per second one connection may send, on average."""
+    rate_burst: int = 40
+    """Messages one connection may send at once before ``rate_limit`` applies."""
+    max_connections: int = 10_000
+    """WebSocket connections one process holds at most; the next handshake gets HTTP 503."""
+{% if cookiecutter.auth == "jwt" %}
+    jwt_secret: str = ""
+    """HS256 key that signs and checks tokens; required, at least ``MIN_JWT_SECRET_LENGTH``."""
+{% endif %}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -51,6 +69,13 @@ class Settings:
             ping_interval=env.seconds("PING_INTERVAL", defaults.ping_interval),
             ping_timeout=env.seconds("PING_TIMEOUT", defaults.ping_timeout),
             shutdown_timeout=env.integer("SHUTDOWN_TIMEOUT", defaults.shutdown_timeout),
+            allowed_origins=env.origins("ALLOWED_ORIGINS", defaults.allowed_origins),
+            rate_limit=env.rate("RATE_LIMIT", defaults.rate_limit),
+            rate_burst=env.integer("RATE_BURST", defaults.rate_burst),
+            max_connections=env.integer("MAX_CONNECTIONS", defaults.max_connections),
+{% if cookiecutter.auth == "jwt" %}
+            jwt_secret=checked_jwt_secret(environ.get(f"{ENV_PREFIX}JWT_SECRET", "")),
+{% endif %}
         )
 
 
@@ -101,10 +126,15 @@ class _EnvironmentReader:
         return value
 
     def seconds(self, name: str, default: float) -> float:
+        return self._positive_number(name, default, "use a number of seconds greater than 0")
+
+    def rate(self, name: str, default: float) -> float:
+        return self._positive_number(name, default, "use a number per second greater than 0")
+
+    def _positive_number(self, name: str, default: float, rule: str) -> float:
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:
             return default
-        rule = "use a number of seconds greater than 0"
         try:
             value = float(raw.strip())
         except ValueError:
@@ -113,6 +143,36 @@ class _EnvironmentReader:
             raise _invalid(name, raw, rule)
         return value
 
+    def origins(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        if not raw.strip():
+            return ()
+        origins = []
+        for item in raw.split(","):
+            try:
+                origins.append(parse_origin(item.strip()))
+            except ValueError as error:
+                raise _invalid(name, raw, f"{error}; list exact origins, comma-separated") from None
+        return tuple(origins)
 
+
+{% if cookiecutter.auth == "jwt" %}
+def checked_jwt_secret(secret: str) -> str:
+    """``secret`` if it is long enough to sign tokens; it has no default, so no deployment
+    runs on a key that is written down somewhere."""
+    if len(secret) < MIN_JWT_SECRET_LENGTH:
+        # The value is a secret: say how long it is, never what it is.
+        problem = f"only {len(secret)} characters long" if secret else "not set"
+        raise SettingsError(
+            f"{ENV_PREFIX}JWT_SECRET is {problem}: set it to a random secret of at least"
+            f" {MIN_JWT_SECRET_LENGTH} characters, e.g. the output of"
+            ' python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return secret
+
+
+{% endif %}
 def _invalid(name: str, raw: str, rule: str) -> SettingsError:
     return SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not valid: {rule}")

@@ -23,6 +23,10 @@ from typing import Any
 from uuid import uuid4
 
 from litestar import WebSocket
+from litestar.di import NamedDependency
+
+from .ratelimit import MessageBudget
+from .settings import Settings
 
 CONNECTION_STATE_KEY = "connection_state"
 """Key of this connection's ``ConnectionState`` in its scope state."""
@@ -40,24 +44,42 @@ def _utc_now() -> datetime:
 {% endif %}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ConnectionState:
     """Everything that belongs to one WebSocket connection and to no other."""
 
+{% if cookiecutter.auth == "jwt" %}
+    user: str
+    """The ``sub`` of the token this connection presented: who is on the other end."""
+{% endif %}
+    message_budget: MessageBudget
+    """This connection's own rate limit: one client's flood never spends another's budget."""
     connection_id: str = field(default_factory=_new_connection_id)
     connected_at: datetime = field(default_factory=_utc_now)
     messages_received: int = 0
     # Add your per-connection fields here, with defaults, e.g.
-    #     user_id: str | None = None
+    #     room: str | None = None
     #     subscriptions: set[str] = field(default_factory=set)
 
 
-def provide_connection_state(socket: WebSocket[Any, Any, Any]) -> ConnectionState:
+def provide_connection_state(
+{% if cookiecutter.auth == "jwt" %}
+    socket: WebSocket[str, Any, Any], settings: NamedDependency[Settings]
+{% else %}
+    socket: WebSocket[Any, Any, Any], settings: NamedDependency[Settings]
+{% endif %}
+) -> ConnectionState:
     """Create this connection's state and keep it in the connection's own scope state.
 
     Registered as the ``connection_state`` dependency: Litestar calls it once per connection and
     hands the same object to ``on_accept``, every ``on_receive`` and ``on_disconnect``.
     """
-    connection_state = ConnectionState()
+    connection_state = ConnectionState(
+{% if cookiecutter.auth == "jwt" %}
+        # The JWT middleware checked the token before the handshake got this far.
+        user=socket.user,
+{% endif %}
+        message_budget=MessageBudget(per_second=settings.rate_limit, burst=settings.rate_burst),
+    )
     socket.scope["state"][CONNECTION_STATE_KEY] = connection_state
     return connection_state
