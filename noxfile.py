@@ -44,6 +44,7 @@ OPTION_SETS = [
         for version in SUPPORTED_PYTHONS
         if version != DEFAULT_PYTHON
     ),
+    nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, id="auth-jwt"),
     nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, id="awkward-answers"),
 ]
 

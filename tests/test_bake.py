@@ -26,23 +26,33 @@ EXPECTED_FILES = [
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
     "src/{package}/app.py",
+    "src/{package}/demo.html",
+    "src/{package}/handshake.py",
     "src/{package}/listener.py",
     "src/{package}/messages.py",
     "src/{package}/py.typed",
+    "src/{package}/ratelimit.py",
     "src/{package}/registry.py",
     "src/{package}/settings.py",
     "src/{package}/state.py",
     "tests/__init__.py",
+    "tests/browser.py",
     "tests/conftest.py",
     "tests/fault_injection.py",
     "tests/server.py",
     "tests/support.py",
+    "tests/test_browser.py",
     "tests/test_cleanup.py",
+    "tests/test_handshake.py",
     "tests/test_isolation.py",
     "tests/test_protocol.py",
+    "tests/test_ratelimit.py",
     "tests/test_server.py",
+    "tests/test_server_security.py",
     "tests/test_settings.py",
 ]
+# Added by auth=jwt, and only by it.
+JWT_FILES = ["src/{package}/auth.py", "tests/test_auth.py"]
 
 
 def bake_ok(cookies: Any, **answers: str) -> Path:
@@ -194,3 +204,38 @@ def test_cookiecutter_json_prompts_every_question() -> None:
     questions = {name for name in context if not name.startswith("_")}
 
     assert set(context["__prompts__"]) == questions
+
+
+def test_auth_none_leaves_no_trace_of_jwt(cookies: Any) -> None:
+    """A default bake (auth=none) has no JWT dependency, setting, code or test."""
+    project = bake_ok(cookies)
+
+    assert "litestar>=2.25,<3" in read_pyproject(project)["project"]["dependencies"]
+    traces = {
+        path.relative_to(project).as_posix()
+        for path in rendered_files(project)
+        if re.search(r"jwt|bearer|mint_token|auth\.py", path.read_text(encoding="utf-8"), re.I)
+    }
+    assert traces == set()
+
+
+def test_auth_jwt_adds_its_files_dependency_and_setting(cookies: Any) -> None:
+    """An auth=jwt bake adds auth.py, its tests, litestar[jwt] and a documented JWT_SECRET."""
+    project = bake_ok(cookies, auth="jwt")
+
+    relative = [path.relative_to(project).as_posix() for path in rendered_files(project)]
+    expected = sorted([*EXPECTED_FILES, *JWT_FILES])
+    assert relative == [name.format(package="websocket_service") for name in expected]
+    assert "litestar[jwt]>=2.25,<3" in read_pyproject(project)["project"]["dependencies"]
+    assert "WEBSOCKET_SERVICE_JWT_SECRET" in (project / "README.md").read_text(encoding="utf-8")
+    settings = (project / "src" / "websocket_service" / "settings.py").read_text()
+    assert "jwt_secret: str" in settings
+
+
+def test_demo_page_escapes_the_project_name(cookies: Any) -> None:
+    """Markup in the project name shows as text on the demo page, never as HTML."""
+    project = bake_ok(cookies, project_name="Chat <script>alert(1)</script> & Co")
+
+    page = (project / "src" / "chat_script_alert_1_script_co" / "demo.html").read_text()
+    assert "<script>alert(1)</script>" not in page
+    assert "Chat &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page

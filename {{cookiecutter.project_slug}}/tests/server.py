@@ -1,5 +1,7 @@
 """Start the service under a real uvicorn in a subprocess, and look at it from outside."""
 
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -12,12 +14,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
 {% if cookiecutter.auth == "jwt" %}
-from .support import RECEIVE_TIMEOUT, TEST_JWT_SECRET
+from .support import AUTH_HEADERS, RECEIVE_TIMEOUT, TEST_JWT_SECRET
 {% else %}
 from .support import RECEIVE_TIMEOUT
 {% endif %}
@@ -142,3 +148,52 @@ def start_server(
             time.sleep(0.05)
         else:
             return server
+
+
+def open_client(
+    server: ServerProcess, headers: Mapping[str, str] | None = None, origin: str | None = None
+) -> connect:
+    """A WebSocket client for ``server``: no compression, no client-side pings or size limit.
+
+    Like any program, it sends no Origin header unless given one.
+{% if cookiecutter.auth == "jwt" %}
+    It connects as ``TEST_USER`` unless ``headers`` say otherwise; an empty value leaves a
+    header out.
+{% endif %}
+    """
+    return connect(
+        server.ws_url,
+        open_timeout=RECEIVE_TIMEOUT,
+        close_timeout=RECEIVE_TIMEOUT,
+        ping_interval=None,
+        max_size=None,
+        compression=None,
+        origin=None if origin is None else Origin(origin),
+{% if cookiecutter.auth == "jwt" %}
+        additional_headers={
+            name: value for name, value in {**AUTH_HEADERS, **(headers or {})}.items() if value
+        },
+{% else %}
+        additional_headers=headers,
+{% endif %}
+    )
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    frame = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT))
+    assert isinstance(frame, dict), frame
+    return frame
+
+
+async def echo(ws: ClientConnection, text: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"type": "echo", "text": text}))
+    return await receive(ws)
+
+
+async def close_code_received(ws: ClientConnection) -> int | None:
+    """Wait for the server to close ``ws``; the code of its close frame, None if none came."""
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT)
+    await asyncio.wait_for(ws.wait_closed(), RECEIVE_TIMEOUT)
+    close_frame = ws.protocol.close_rcvd
+    return None if close_frame is None else close_frame.code

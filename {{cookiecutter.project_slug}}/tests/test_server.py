@@ -16,15 +16,20 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as connect_sync
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .fault_injection import ACCEPT_FAULT_VARIABLE, FAULT_TEXT
-from .server import ServerProcess, StartServer
+from .server import (
+    ServerProcess,
+    StartServer,
+    close_code_received,
+    echo,
+    open_client,
+    receive,
+)
 {% if cookiecutter.auth == "jwt" %}
 from .support import AUTH_HEADERS, RECEIVE_TIMEOUT, wait_until
 {% else %}
@@ -34,41 +39,6 @@ from .support import RECEIVE_TIMEOUT, wait_until
 pytestmark = pytest.mark.server
 
 MAX_MESSAGE_SIZE = Settings().max_message_size
-
-
-def open_client(server: ServerProcess) -> connect:
-    """A WebSocket client for ``server``: no compression, no client-side pings or size limit."""
-    return connect(
-        server.ws_url,
-        open_timeout=RECEIVE_TIMEOUT,
-        close_timeout=RECEIVE_TIMEOUT,
-        ping_interval=None,
-        max_size=None,
-        compression=None,
-{% if cookiecutter.auth == "jwt" %}
-        additional_headers=AUTH_HEADERS,
-{% endif %}
-    )
-
-
-async def receive(ws: ClientConnection) -> dict[str, Any]:
-    frame = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT))
-    assert isinstance(frame, dict), frame
-    return frame
-
-
-async def echo(ws: ClientConnection, text: str) -> dict[str, Any]:
-    await ws.send(json.dumps({"type": "echo", "text": text}))
-    return await receive(ws)
-
-
-async def close_code_received(ws: ClientConnection) -> int | None:
-    """Wait for the server to close ``ws``; the code of its close frame, None if none came."""
-    with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT)
-    await asyncio.wait_for(ws.wait_closed(), RECEIVE_TIMEOUT)
-    close_frame = ws.protocol.close_rcvd
-    return None if close_frame is None else close_frame.code
 
 
 def masked_frame(opcode: int, payload: bytes, declared_length: int | None = None) -> bytes:

@@ -7,7 +7,6 @@ from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.logging import LoggingConfig
-from litestar.middleware import DefineMiddleware
 
 {% if cookiecutter.auth == "jwt" %}
 from .auth import jwt_auth_middleware
@@ -41,17 +40,19 @@ def demo_page() -> Response[str]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings come from the environment unless given."""
     settings = settings or Settings.from_env()
-    # Handshake checks run in this order, all before accept: Origin, connection cap, then
-    # (auth=jwt) the token, so a foreign page is refused before its cookie is even read.
-    handshake_checks: list[HandshakePolicy | DefineMiddleware] = [
-        HandshakePolicy(settings.allowed_origins, settings.max_connections),
-{% if cookiecutter.auth == "jwt" %}
-        jwt_auth_middleware(settings),
-{% endif %}
-    ]
     return Litestar(
         route_handlers=[health, demo_page, ConnectionListener],
-        middleware=handshake_checks,
+        # Checks on every WebSocket handshake, before accept, in this order: Origin, connection
+{% if cookiecutter.auth == "jwt" %}
+        # cap, then the token, so that a foreign page is refused before its cookie is even read.
+        middleware=[
+            HandshakePolicy(settings.allowed_origins, settings.max_connections),
+            jwt_auth_middleware(settings),
+        ],
+{% else %}
+        # cap. Authentication would go after them, so that a foreign page is refused first.
+        middleware=[HandshakePolicy(settings.allowed_origins, settings.max_connections)],
+{% endif %}
         dependencies={
             # One of each per app, so they are looked up once, not for every connection.
             "connection_registry": Provide(

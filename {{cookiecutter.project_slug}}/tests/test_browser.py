@@ -1,0 +1,218 @@
+"""The demo page in a real headless Chromium: same-origin works, every other origin is refused.
+
+A browser sends an ``Origin`` header the page cannot forge, so these tests show what a web
+page elsewhere could and could not do with a visitor's browser (and, with auth, their cookie).
+"""
+
+import json
+import threading
+from collections.abc import Iterator
+{% if cookiecutter.auth == "jwt" %}
+from datetime import timedelta
+{% endif %}
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from {{ cookiecutter.package_name }}.app import DEMO_PAGE
+{% if cookiecutter.auth == "jwt" %}
+from {{ cookiecutter.package_name }}.auth import TOKEN_COOKIE, mint_token
+{% endif %}
+
+from .browser import start_chromium, text_of, wait_for
+from .server import ServerProcess, StartServer, free_port
+{% if cookiecutter.auth == "jwt" %}
+from .support import TEST_JWT_SECRET
+{% endif %}
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+REFUSED = "refused or unreachable"
+
+
+@pytest.fixture(scope="module")
+def shared_chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    browser = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def chromium(shared_chromium: webdriver.Chrome) -> webdriver.Chrome:
+    """A headless Chromium holding no cookies, on a blank page (one browser for the module)."""
+    shared_chromium.get("about:blank")
+    shared_chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    return shared_chromium
+
+
+@pytest.fixture
+def other_origin() -> Iterator[str]:
+    """Another web site on this machine, serving the same demo page from another port."""
+
+    class DemoPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = DEMO_PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # quiet: the test reads the service's log, not this one's
+
+    site = ThreadingHTTPServer(("127.0.0.1", free_port()), DemoPage)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def connect_page_to(chromium: webdriver.Chrome, url: str) -> None:
+    """Make the open page connect to ``url``, with the page's own origin."""
+    chromium.execute_script("connect(arguments[0]);", url)
+
+
+def status(chromium: webdriver.Chrome) -> str:
+    return text_of(chromium, "status")
+
+
+def frames_received(chromium: webdriver.Chrome) -> list[dict[str, object]]:
+    lines = text_of(chromium, "log").splitlines()
+    return [json.loads(line[3:]) for line in lines if line.startswith("<- ")]
+
+
+{% if cookiecutter.auth == "jwt" %}
+def hold_token(chromium: webdriver.Chrome, site: str, user: str) -> None:
+    """Give the browser an auth cookie for ``site`` (``http://host:port``), as a login would."""
+    chromium.get(f"{site}/health")  # a cookie is set for the site on display
+    token = mint_token(TEST_JWT_SECRET, user, timedelta(minutes=5))
+    chromium.add_cookie({"name": TOKEN_COOKIE, "value": token, "path": "/"})
+
+
+{% endif %}
+def test_demo_page_connects_and_echoes(chromium: webdriver.Chrome, server: ServerProcess) -> None:
+    """The page served by the service connects, and a typed text comes back as an echo."""
+{% if cookiecutter.auth == "jwt" %}
+    hold_token(chromium, server.url, "alice")
+{% endif %}
+    chromium.get(f"{server.url}/")
+    wait_for(chromium, lambda: status(chromium).startswith("connected as "))
+
+    text_box = chromium.find_element(By.ID, "text")
+    text_box.clear()
+    text_box.send_keys("Hello from Chromium ✓")
+    chromium.find_element(By.ID, "send").click()
+    chromium.find_element(By.ID, "ping").click()
+    wait_for(chromium, lambda: len(frames_received(chromium)) == 3)
+
+    welcome, echo, pong = frames_received(chromium)
+    assert welcome["type"] == "welcome"
+{% if cookiecutter.auth == "jwt" %}
+    assert welcome["user"] == "alice"
+{% endif %}
+    assert echo == {
+        "type": "echo",
+        "text": "Hello from Chromium ✓",
+        "connection_id": welcome["connection_id"],
+        "count": 1,
+    }
+    assert pong == {"type": "pong"}
+
+
+def test_page_from_another_site_is_refused(
+    chromium: webdriver.Chrome, server: ServerProcess, other_origin: str
+) -> None:
+    """The same page served by another site (another port) cannot open the service's socket."""
+{% if cookiecutter.auth == "jwt" %}
+    hold_token(chromium, server.url, "alice")  # the visitor is logged in: exactly what CSWSH abuses
+{% endif %}
+    chromium.get(f"{other_origin}/")
+    log_start = len(server.log())
+    connect_page_to(chromium, server.ws_url)
+
+    wait_for(chromium, lambda: status(chromium) == REFUSED)
+    assert f"from origin {other_origin!r}" in server.log()[log_start:]
+
+
+def test_page_from_an_allowed_site_connects(
+    chromium: webdriver.Chrome, start_server_process: StartServer, other_origin: str
+) -> None:
+    """Listing the other site in ALLOWED_ORIGINS lets that same page in."""
+    server = start_server_process({"ALLOWED_ORIGINS": other_origin})
+{% if cookiecutter.auth == "jwt" %}
+    hold_token(chromium, server.url, "alice")
+{% endif %}
+    chromium.get(f"{other_origin}/")
+    connect_page_to(chromium, server.ws_url)
+
+    wait_for(chromium, lambda: status(chromium).startswith("connected as "))
+
+
+def test_localhost_and_127_0_0_1_are_different_origins(
+    chromium: webdriver.Chrome, server: ServerProcess
+) -> None:
+    """The service's own page, opened as localhost, may not connect to 127.0.0.1."""
+    page_origin = f"http://localhost:{server.port}"
+{% if cookiecutter.auth == "jwt" %}
+    hold_token(chromium, page_origin, "alice")
+{% endif %}
+    chromium.get(f"{page_origin}/")
+    wait_for(chromium, lambda: status(chromium).startswith("connected as "))  # localhost to itself
+
+    log_start = len(server.log())
+    connect_page_to(chromium, server.ws_url)  # ws://127.0.0.1:...
+
+    wait_for(chromium, lambda: status(chromium) == REFUSED)
+    assert f"from origin {page_origin!r}" in server.log()[log_start:]
+
+
+def test_file_page_is_refused(
+    chromium: webdriver.Chrome, server: ServerProcess, tmp_path: Path
+) -> None:
+    """A page opened from a file (Origin null) cannot connect."""
+    page = tmp_path / "demo.html"
+    page.write_text(DEMO_PAGE, encoding="utf-8")
+    chromium.get(page.as_uri())
+    assert status(chromium).startswith("not connected")
+    log_start = len(server.log())
+
+    connect_page_to(chromium, server.ws_url)
+
+    wait_for(chromium, lambda: status(chromium) == REFUSED)
+    assert "from origin 'null'" in server.log()[log_start:]
+{% if cookiecutter.auth == "jwt" %}
+
+
+def test_browser_without_the_auth_cookie_is_refused(
+    chromium: webdriver.Chrome, server: ServerProcess
+) -> None:
+    """On the service's own page, a browser holding no token cannot connect."""
+    log_start = len(server.log())
+    chromium.get(f"{server.url}/")
+
+    wait_for(chromium, lambda: status(chromium) == REFUSED)
+    assert "from origin" not in server.log()[log_start:]  # refused for the token, not the origin
+
+
+def test_token_typed_into_the_page_connects_as_its_user(
+    chromium: webdriver.Chrome, server: ServerProcess
+) -> None:
+    """Pasting a token into the page stores it as the cookie and connects as its subject."""
+    chromium.get(f"{server.url}/")
+    wait_for(chromium, lambda: status(chromium) == REFUSED)
+
+    token = mint_token(TEST_JWT_SECRET, "bob", timedelta(minutes=5))
+    chromium.find_element(By.ID, "token").send_keys(token)
+    chromium.find_element(By.ID, "use-token").click()
+
+    wait_for(chromium, lambda: status(chromium).endswith("(user bob)"))
+{% endif %}
