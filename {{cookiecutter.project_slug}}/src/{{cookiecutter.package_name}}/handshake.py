@@ -91,16 +91,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def refuse(scope: Scope, send: Send, refusal: Refusal) -> None:
-    """Refuse a handshake with its HTTP status, where the server lets the app choose it.
+    """Refuse a handshake with the refusal's HTTP status.
 
-    uvicorn and most ASGI servers offer the ``websocket.http.response`` extension. Without it, a
-    close before accept is all an app can send: the client then sees HTTP 403 from a real server,
-    and the close code in Litestar's TestClient.
+    For 403 a close before accept is enough: every ASGI server answers it with 403. Another
+    status needs the ``websocket.http.response`` extension (uvicorn has it); where a server
+    lacks it (Litestar's TestClient), the close code is all the client gets.
     """
-    if "websocket.http.response" not in (scope.get("extensions") or {}):
+    extensions = scope.get("extensions") or {}
+    if refusal.status == HTTP_403_FORBIDDEN or "websocket.http.response" not in extensions:
         close = refusal.close_code
         await send({"type": "websocket.close", "code": close, "reason": refusal.reason})
         return
+    # uvicorn 0.54 (websockets-sansio) then logs a spurious "ASGI callable returned without
+    # completing handshake" error; the client gets the status all the same (Kludex/uvicorn#3138).
     body = f"{refusal.reason}\n".encode()
     await send(
         {
