@@ -135,33 +135,32 @@ async def churn(server: ServerProcess, connections: int, at_once: int) -> None:
 
 
 def test_churn_leaves_no_state_behind(start_server_process: StartServer) -> None:
-    """1,000 connections ended every which way leave no registration and no growing memory."""
+    """3 x 1,000 connections ended every which way leave no registration, no growing memory."""
     server = start_server_process()
-    connections = 1000
-    handler_errors_per_round = connections // len(ENDINGS)
-    server.expected_tracebacks = 2 * handler_errors_per_round
+    rounds, connections = 3, 1000
+    handler_errors = rounds * (connections // len(ENDINGS))
+    server.expected_tracebacks = handler_errors
 
-    asyncio.run(churn(server, connections, at_once=100))
-    assert wait_until(lambda: server.live_connections() == 0, timeout=10)
-    rss_after_first_round = server.rss_bytes()
+    rss_after_round = []
+    for _ in range(rounds):
+        asyncio.run(churn(server, connections, at_once=100))
+        assert wait_until(lambda: server.live_connections() == 0, timeout=10)
+        rss_after_round.append(server.rss_bytes())
 
-    asyncio.run(churn(server, connections, at_once=100))
-    assert wait_until(lambda: server.live_connections() == 0, timeout=10)
-    rss_after_second_round = server.rss_bytes()
-
-    if rss_after_first_round is not None and rss_after_second_round is not None:
-        growth = rss_after_second_round - rss_after_first_round
+    first, *_, last = rss_after_round
+    if first is not None and last is not None:
+        growth = last - first
         print(  # noqa: T201 (figures for -s runs)
-            f"churn: 2 x {connections} connections; server RSS"
-            f" {rss_after_first_round / 2**20:.1f} MiB -> {rss_after_second_round / 2**20:.1f}"
-            f" MiB ({growth / 1024:+.0f} KiB)"
+            f"churn: {rounds} x {connections} connections; server RSS after the first round"
+            f" {first / 2**20:.1f} MiB, after the last {last / 2**20:.1f} MiB"
+            f" ({growth / 1024:+.0f} KiB)"
         )
-        # A leak of one task, transport or state per connection would cost several MiB here.
-        assert growth < 2 * 2**20
+        # The first round warms the allocator up; after it, RSS still moves by up to about
+        # 1.5 MiB either way. A leak of a few KiB per connection (a task, a transport) would
+        # add 4 MiB or more over these 2,000; /health catches a leaked registration directly.
+        assert growth < 3 * 2**20
     # Logging goes through a queue and a thread: give the last lines a moment to land.
-    assert wait_until(
-        lambda: server.log().count("handling a message failed") == 2 * handler_errors_per_round
-    )
+    assert wait_until(lambda: server.log().count("handling a message failed") == handler_errors)
 
 
 def test_concurrent_connections_never_cross_talk(server: ServerProcess) -> None:
