@@ -7,6 +7,9 @@ must hold nothing about a connection. Each hook instead asks for:
   hook of one connection, a different one for every other connection);
 - ``connection_registry``: the app-wide registry of live connections, shared on purpose.
 
+A connection reaches these hooks only once the handshake checks have let it in (Origin and
+connection cap in ``handshake.py``{% if cookiecutter.auth == "jwt" %}, the token in ``auth.py``{% endif %}).
+
 This is the file to customize: add fields to ``ConnectionState``, message types to
 ``messages.py`` and their handling to ``reply_to`` below.
 """
@@ -32,7 +35,6 @@ from .messages import (
     Welcome,
     decode_client_message,
 )
-from .ratelimit import Verdict
 from .registry import ConnectionRegistry
 from .state import ConnectionState, provide_connection_state
 
@@ -105,16 +107,15 @@ class ConnectionListener(WebsocketListener):
         connection_state: NamedDependency[ConnectionState],
     ) -> ServerMessage:
         # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
-        verdict = connection_state.message_budget.spend()
-        if verdict is not Verdict.ALLOWED:
-            if verdict is Verdict.ABUSE:
+        budget = connection_state.message_budget
+        if not budget.take():
+            if budget.over_limit_too_long():
                 logger.warning(
                     "connection %s: closed, over its rate limit for too long",
                     connection_state.connection_id,
                 )
                 await close_connection(socket, WS_1008_POLICY_VIOLATION, "rate limit exceeded")
-            detail = f"rate limit exceeded: {connection_state.message_budget.describe()}"
-            return ErrorFrame(detail=f"{detail}; message dropped")
+            return ErrorFrame(detail=f"rate limit exceeded: {budget.describe()}; message dropped")
         # ``data: str`` makes Litestar pass the frame through undecoded: its own JSON decoding
         # would not validate, and would close the connection (code 4500) on malformed input.
         try:
