@@ -45,6 +45,7 @@ OPTION_SETS = [
         if version != DEFAULT_PYTHON
     ),
     nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, id="auth-jwt"),
+    nox.param(DEFAULT_PYTHON, {"broadcast": "redis"}, id="broadcast-redis"),
     nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, id="awkward-answers"),
 ]
 

@@ -26,10 +26,12 @@ EXPECTED_FILES = [
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
     "src/{package}/app.py",
+    "src/{package}/broadcast.py",
     "src/{package}/demo.html",
     "src/{package}/handshake.py",
     "src/{package}/listener.py",
     "src/{package}/messages.py",
+    "src/{package}/outbox.py",
     "src/{package}/py.typed",
     "src/{package}/ratelimit.py",
     "src/{package}/registry.py",
@@ -41,6 +43,7 @@ EXPECTED_FILES = [
     "tests/fault_injection.py",
     "tests/server.py",
     "tests/support.py",
+    "tests/test_broadcast.py",
     "tests/test_browser.py",
     "tests/test_cleanup.py",
     "tests/test_handshake.py",
@@ -48,11 +51,14 @@ EXPECTED_FILES = [
     "tests/test_protocol.py",
     "tests/test_ratelimit.py",
     "tests/test_server.py",
+    "tests/test_server_broadcast.py",
     "tests/test_server_security.py",
     "tests/test_settings.py",
 ]
 # Added by auth=jwt, and only by it.
 JWT_FILES = ["src/{package}/auth.py", "tests/test_auth.py"]
+# Added by broadcast=redis, and only by it.
+REDIS_FILES = ["tests/redis_server.py", "tests/test_redis.py"]
 
 
 def bake_ok(cookies: Any, **answers: str) -> Path:
@@ -239,3 +245,31 @@ def test_demo_page_escapes_the_project_name(cookies: Any) -> None:
     page = (project / "src" / "chat_script_alert_1_script_co" / "demo.html").read_text()
     assert "<script>alert(1)</script>" not in page
     assert "Chat &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+
+
+def test_broadcast_local_leaves_no_trace_of_redis(cookies: Any) -> None:
+    """A default bake (broadcast=local) has no Redis dependency, setting, code or test."""
+    project = bake_ok(cookies)
+
+    dependencies = read_pyproject(project)["project"]["dependencies"]
+    assert not any("redis" in dependency for dependency in dependencies)
+    traces = {
+        path.relative_to(project).as_posix()
+        for path in rendered_files(project)
+        if "redis" in path.read_text(encoding="utf-8").lower()
+    }
+    assert traces == set()
+
+
+def test_broadcast_redis_adds_its_files_dependency_and_setting(cookies: Any) -> None:
+    """A broadcast=redis bake adds its tests, redis-py, REDIS_URL and Redis in CI."""
+    project = bake_ok(cookies, broadcast="redis")
+
+    relative = [path.relative_to(project).as_posix() for path in rendered_files(project)]
+    expected = sorted([*EXPECTED_FILES, *REDIS_FILES])
+    assert relative == [name.format(package="websocket_service") for name in expected]
+    dependencies = read_pyproject(project)["project"]["dependencies"]
+    assert any(dependency.startswith("redis>=") for dependency in dependencies)
+    assert "WEBSOCKET_SERVICE_REDIS_URL" in (project / "README.md").read_text(encoding="utf-8")
+    workflow = (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert "redis-server" in workflow

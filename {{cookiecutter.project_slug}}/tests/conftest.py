@@ -9,7 +9,12 @@ from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }}.app import create_app
 
+{% if cookiecutter.broadcast == "redis" %}
+from .redis_server import RedisServer
+from .server import ServerProcess, StartServer, free_port, start_server
+{% else %}
 from .server import ServerProcess, StartServer, start_server
+{% endif %}
 from .support import TEST_SETTINGS
 
 
@@ -72,3 +77,16 @@ def server(shared_server: ServerProcess) -> Iterator[ServerProcess]:
     shared_server.expected_tracebacks = 0
     yield shared_server
     shared_server.check_tracebacks(log_start)
+{% if cookiecutter.broadcast == "redis" %}
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of the test's own, on a free port; stopped at the test's end."""
+    server = RedisServer(port=free_port(), log_path=tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+{% endif %}

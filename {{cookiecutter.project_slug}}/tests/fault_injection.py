@@ -6,6 +6,7 @@ environment variables as the service itself.
 
 import os
 from contextlib import ExitStack
+from typing import Any
 from unittest.mock import patch
 
 from {{ cookiecutter.package_name }} import listener
@@ -17,7 +18,6 @@ from {{ cookiecutter.package_name }}.messages import (
     Welcome,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.state import ConnectionState
 
 FAULT_TEXT = "please raise an injected fault"
 """An echo of exactly this text raises inside message handling."""
@@ -28,10 +28,11 @@ ACCEPT_FAULT_VARIABLE = "INJECT_ACCEPT_FAULT"
 _real_reply_to = listener.reply_to
 
 
-def reply_to_with_fault(message: ClientMessage, connection_state: ConnectionState) -> ServerMessage:
+async def reply_to_with_fault(message: ClientMessage, *args: Any) -> ServerMessage | None:
+    """``reply_to``, except that an echo of ``FAULT_TEXT`` raises."""
     if isinstance(message, Echo) and message.text == FAULT_TEXT:
         raise RuntimeError("injected fault in message handling")
-    return _real_reply_to(message, connection_state)
+    return await _real_reply_to(message, *args)
 
 
 def failing_welcome(connection_id: str) -> Welcome:

@@ -1,6 +1,7 @@
 """Start the service under a real uvicorn in a subprocess, and look at it from outside."""
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -22,11 +23,18 @@ from websockets.typing import Origin
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
+from .support import (
 {% if cookiecutter.auth == "jwt" %}
-from .support import AUTH_HEADERS, RECEIVE_TIMEOUT, TEST_JWT_SECRET
-{% else %}
-from .support import RECEIVE_TIMEOUT
+    AUTH_HEADERS,
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+    NO_REDIS_URL,
+{% endif %}
+    RECEIVE_TIMEOUT,
+{% if cookiecutter.auth == "jwt" %}
+    TEST_JWT_SECRET,
+{% endif %}
+)
 
 PROJECT_ROOT = Path(__file__).parent.parent
 STARTUP_TIMEOUT = 15.0
@@ -118,6 +126,9 @@ def start_server(
 {% if cookiecutter.auth == "jwt" %}
         f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET,
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+        f"{ENV_PREFIX}REDIS_URL": NO_REDIS_URL,  # a test that wants Redis says where it is
+{% endif %}
         **{ENV_PREFIX + name: value for name, value in settings.items()},
         f"{ENV_PREFIX}PORT": str(port),
         **extra_env,
@@ -197,3 +208,33 @@ async def close_code_received(ws: ClientConnection) -> int | None:
     await asyncio.wait_for(ws.wait_closed(), RECEIVE_TIMEOUT)
     close_frame = ws.protocol.close_rcvd
     return None if close_frame is None else close_frame.code
+
+
+async def open_raw_socket(
+    server: ServerProcess, receive_buffer: int | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Do the WebSocket handshake by hand, leaving a bare TCP stream the test controls fully.
+
+    ``receive_buffer`` shrinks the socket's receive buffer (bytes), for a client that reads
+    nothing and should fall behind soon.
+    """
+    raw = socket.socket()
+    if receive_buffer is not None:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
+    reader, writer = await asyncio.open_connection(sock=raw)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET {WEBSOCKET_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+{% if cookiecutter.auth == "jwt" %}
+            f"Authorization: {AUTH_HEADERS['Authorization']}\r\n"
+{% endif %}
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), RECEIVE_TIMEOUT)
+    assert response.startswith(b"HTTP/1.1 101 "), response
+    return reader, writer

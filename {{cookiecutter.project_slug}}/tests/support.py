@@ -18,10 +18,24 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 RECEIVE_TIMEOUT = 2.0
 """Seconds a test waits for any frame or clean-up before it fails."""
+{% if cookiecutter.broadcast == "redis" %}
+NO_REDIS_URL = "redis://127.0.0.1:1/0"
+"""Where no Redis listens: tests that need one start their own, never touch a local one."""
+{% endif %}
 {% if cookiecutter.auth == "jwt" %}
 TEST_JWT_SECRET = "test-only-secret-never-use-it-in-production"  # noqa: S105
 TEST_USER = "tester"
+{% endif %}
+{% if cookiecutter.auth == "jwt" and cookiecutter.broadcast == "redis" %}
+TEST_SETTINGS = Settings(jwt_secret=TEST_JWT_SECRET, redis_url=NO_REDIS_URL)
+{% elif cookiecutter.auth == "jwt" %}
 TEST_SETTINGS = Settings(jwt_secret=TEST_JWT_SECRET)
+{% elif cookiecutter.broadcast == "redis" %}
+TEST_SETTINGS = Settings(redis_url=NO_REDIS_URL)
+{% else %}
+TEST_SETTINGS = Settings()
+{% endif %}
+{% if cookiecutter.auth == "jwt" %}
 
 
 def auth_headers(user: str = TEST_USER) -> dict[str, str]:
@@ -32,8 +46,6 @@ def auth_headers(user: str = TEST_USER) -> dict[str, str]:
 
 AUTH_HEADERS = auth_headers()
 """Headers that connect as ``TEST_USER``."""
-{% else %}
-TEST_SETTINGS = Settings()
 {% endif %}
 
 

@@ -4,6 +4,7 @@ In-process, a refusal shows as a close code (Litestar's TestClient cannot show a
 ``test_server_security.py`` checks the HTTP statuses a real client gets.
 """
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -12,13 +13,19 @@ from litestar import Litestar, WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
-from {{ cookiecutter.package_name }} import listener
+from {{ cookiecutter.package_name }} import handshake, listener
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.handshake import parse_origin
+from {{ cookiecutter.package_name }}.handshake import HandshakePolicy, parse_origin
 from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
-from {{ cookiecutter.package_name }}.state import ConnectionState
 
-from .support import RECEIVE_TIMEOUT, TEST_SETTINGS, connect, live_connections, receive
+from .support import (
+    RECEIVE_TIMEOUT,
+    TEST_SETTINGS,
+    connect,
+    live_connections,
+    receive,
+    wait_until,
+)
 
 # Litestar's TestClient sends this Host header.
 OWN_ORIGIN = "http://testserver.local"
@@ -97,50 +104,69 @@ def test_refused_origin_is_logged_by_name(
     """Each refusal logs one line that names the refused origin."""
     refusal_code(client, {"Origin": "https://evil.example"})
 
-    refusals = [record for record in caplog.records if "refused" in record.getMessage()]
+    refusals = [record for record in caplog.records if record.name == handshake.__name__]
     assert len(refusals) == 1
     assert "'https://evil.example'" in refusals[0].getMessage()
 
 
 @pytest.fixture
-def capped_client() -> Any:
-    """A client of an app that holds at most two connections."""
-    with TestClient(create_app(replace(TEST_SETTINGS, max_connections=2))) as client:
+def capped_app() -> Litestar:
+    """An app that holds at most two connections."""
+    return create_app(replace(TEST_SETTINGS, max_connections=2))
+
+
+@pytest.fixture
+def capped_client(capped_app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(capped_app) as client:
         yield client
 
 
+def slots_taken(app: Litestar) -> int:
+    """Connections the app's handshake policy counts against MAX_CONNECTIONS."""
+    (policy,) = (item for item in app.middleware if isinstance(item, HandshakePolicy))
+    return policy.open_connections
+
+
+def slots_freed(app: Litestar) -> bool:
+    """Whether every slot has come back; a closed connection's comes back a moment later."""
+    return wait_until(lambda: slots_taken(app) == 0)
+
+
 def test_connection_over_the_cap_is_refused_until_one_closes(
-    capped_client: TestClient[Litestar],
+    capped_app: Litestar, capped_client: TestClient[Litestar]
 ) -> None:
     """With MAX_CONNECTIONS open, the next handshake is refused; after a close, one gets in."""
     with connect(capped_client) as first:
         receive(first)
         with connect(capped_client) as second:
             receive(second)
+            assert slots_taken(capped_app) == 2
             assert refusal_code(capped_client) == 1013
+        assert wait_until(lambda: slots_taken(capped_app) == 1)
         with connect(capped_client) as third:
             assert receive(third)["type"] == "welcome"
 
 
 @pytest.mark.parametrize("close_code", [1000, 1006], ids=["close", "abrupt drop"])
 def test_cap_slot_comes_back_after_every_kind_of_end(
-    capped_client: TestClient[Litestar], close_code: int
+    capped_app: Litestar, capped_client: TestClient[Litestar], close_code: int
 ) -> None:
     """Connections that end by a close or a drop give their slot back, many times over."""
     for _ in range(5):
         with connect(capped_client) as ws:
             receive(ws)
             ws.close(code=close_code)
+        assert slots_freed(capped_app)
     with connect(capped_client) as first, connect(capped_client) as second:
         assert receive(first)["type"] == receive(second)["type"] == "welcome"
 
 
 def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
-    capped_client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+    capped_app: Litestar, capped_client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A handler error and a failed on_accept give the slot back too."""
 
-    def broken_reply_to(message: ClientMessage, connection_state: ConnectionState) -> ServerMessage:
+    async def broken_reply_to(message: ClientMessage, *args: Any) -> ServerMessage | None:
         raise RuntimeError("injected handler fault")
 
     with monkeypatch.context() as patched:
@@ -151,6 +177,7 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
                 ws.send_json({"type": "echo", "text": "boom"})
                 with pytest.raises(WebSocketDisconnect):
                     ws.receive_json(timeout=RECEIVE_TIMEOUT)
+            assert slots_freed(capped_app)
 
     async def failing_send_json(socket: WebSocket[Any, Any, Any], *args: object) -> None:
         raise ConnectionResetError("injected: peer vanished before the welcome")
@@ -160,6 +187,7 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
         for _ in range(3):
             with pytest.raises(WebSocketDisconnect), connect(capped_client) as ws:
                 ws.receive_json(timeout=RECEIVE_TIMEOUT)
+            assert slots_freed(capped_app)
 
     with connect(capped_client) as first, connect(capped_client) as second:
         assert receive(first)["type"] == receive(second)["type"] == "welcome"

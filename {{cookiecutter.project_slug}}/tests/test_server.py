@@ -5,7 +5,6 @@ with ``pytest -m "not server"``.
 """
 
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -18,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect as connect_sync
 
-from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .fault_injection import ACCEPT_FAULT_VARIABLE, FAULT_TEXT
@@ -28,6 +26,7 @@ from .server import (
     close_code_received,
     echo,
     open_client,
+    open_raw_socket,
     receive,
 )
 {% if cookiecutter.auth == "jwt" %}
@@ -51,27 +50,6 @@ def masked_frame(opcode: int, payload: bytes, declared_length: int | None = None
     mask = os.urandom(4)
     masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
     return header + mask + masked
-
-
-async def open_raw_socket(
-    server: ServerProcess,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Do the WebSocket handshake by hand, leaving a bare TCP stream the test controls fully."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET {WEBSOCKET_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-{% if cookiecutter.auth == "jwt" %}
-            f"Authorization: {AUTH_HEADERS['Authorization']}\r\n"
-{% endif %}
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), RECEIVE_TIMEOUT)
-    assert response.startswith(b"HTTP/1.1 101 "), response
-    return reader, writer
 
 
 # Ways a connection can end, as the churn test mixes them.

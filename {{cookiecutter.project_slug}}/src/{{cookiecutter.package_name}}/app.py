@@ -11,6 +11,7 @@ from litestar.logging import LoggingConfig
 {% if cookiecutter.auth == "jwt" %}
 from .auth import jwt_auth_middleware
 {% endif %}
+from .broadcast import BROADCASTER_STATE_KEY, Broadcaster, BroadcastHealth
 from .handshake import HandshakePolicy
 from .listener import ConnectionListener
 from .registry import REGISTRY_STATE_KEY, ConnectionRegistry, provide_connection_registry
@@ -20,12 +21,24 @@ from .settings import Settings
 class Health(msgspec.Struct):
     status: str
     connections: int
+    broadcast: BroadcastHealth
 
 
 @get("/health", sync_to_thread=False)
-def health(connection_registry: NamedDependency[ConnectionRegistry]) -> Health:
-    """Liveness, and how many WebSocket connections this process holds."""
-    return Health(status="ok", connections=len(connection_registry))
+def health(
+    connection_registry: NamedDependency[ConnectionRegistry],
+    broadcaster: NamedDependency[Broadcaster],
+) -> Health:
+    """Liveness, how many WebSocket connections this process holds, and its broadcast backend."""
+    return Health(status="ok", connections=len(connection_registry), broadcast=broadcaster.health())
+
+
+def provide_broadcaster(state: State) -> Broadcaster:
+    """Dependency: the app's one ``Broadcaster``, from the app state."""
+    broadcaster = state[BROADCASTER_STATE_KEY]
+    if not isinstance(broadcaster, Broadcaster):
+        raise TypeError(f"app state {BROADCASTER_STATE_KEY!r} holds {broadcaster!r}")
+    return broadcaster
 
 
 DEMO_PAGE = Path(__file__).with_name("demo.html").read_text(encoding="utf-8")
@@ -40,6 +53,13 @@ def demo_page() -> Response[str]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings come from the environment unless given."""
     settings = settings or Settings.from_env()
+    # Shared by every connection on purpose: the live connections, and the way to reach them.
+    registry = ConnectionRegistry()
+{% if cookiecutter.broadcast == "redis" %}
+    broadcaster = Broadcaster(registry, settings.redis_url)
+{% else %}
+    broadcaster = Broadcaster(registry)
+{% endif %}
     return Litestar(
         route_handlers=[health, demo_page, ConnectionListener],
         # Checks on every WebSocket handshake, before accept, in this order: Origin, connection
@@ -58,10 +78,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "connection_registry": Provide(
                 provide_connection_registry, sync_to_thread=False, use_cache=True
             ),
+            "broadcaster": Provide(provide_broadcaster, sync_to_thread=False, use_cache=True),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         # The app state is shared by every connection: only what is shared on purpose goes here.
-        state=State({REGISTRY_STATE_KEY: ConnectionRegistry()}),
+        state=State({REGISTRY_STATE_KEY: registry, BROADCASTER_STATE_KEY: broadcaster}),
+{% if cookiecutter.broadcast == "redis" %}
+        # One Redis subscription per process, from start-up to shutdown.
+        lifespan=[broadcaster.running],
+{% endif %}
         logging_config=LoggingConfig(
             loggers={
                 "{{ cookiecutter.package_name }}": {

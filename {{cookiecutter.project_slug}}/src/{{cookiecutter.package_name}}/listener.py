@@ -5,7 +5,8 @@ must hold nothing about a connection. Each hook instead asks for:
 
 - ``connection_state``: this connection's own ``ConnectionState`` (the same object in every
   hook of one connection, a different one for every other connection);
-- ``connection_registry``: the app-wide registry of live connections, shared on purpose.
+- ``connection_registry``: the app-wide registry of live connections, shared on purpose;
+- ``broadcaster``: the app-wide way to reach every connection, shared on purpose.
 
 A connection reaches these hooks only once the handshake checks have let it in (Origin and
 connection cap in ``handshake.py``{% if cookiecutter.auth == "jwt" %}, the token in ``auth.py``{% endif %}).
@@ -17,13 +18,17 @@ This is the file to customize: add fields to ``ConnectionState``, message types 
 import logging
 from typing import Any, NoReturn
 
+import msgspec
 from litestar import WebSocket
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketListener
 from litestar.status_codes import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
+from .broadcast import Broadcaster
 from .messages import (
+    Broadcast,
+    BroadcastFrame,
     ClientMessage,
     Echo,
     EchoReply,
@@ -43,26 +48,70 @@ WEBSOCKET_PATH = "{{ cookiecutter.websocket_path }}"
 logger = logging.getLogger(__name__)
 
 
-def reply_to(message: ClientMessage, connection_state: ConnectionState) -> ServerMessage:
-    """Apply one valid message to this connection's state and build the reply."""
-    connection_state.messages_received += 1
+_encoder = msgspec.json.Encoder()
+
+
+async def reply_to(
+    message: ClientMessage, connection_state: ConnectionState, broadcaster: Broadcaster
+) -> ServerMessage | None:
+    """Apply one valid message to this connection's state; the reply to send, if any.
+
+    A message that is refused (an error frame) changes nothing, not even the count.
+    """
     match message:
         case Echo(text=text):
+            connection_state.messages_received += 1
             return EchoReply(
                 text=text,
                 connection_id=connection_state.connection_id,
                 count=connection_state.messages_received,
             )
         case Ping():
+            connection_state.messages_received += 1
             return Pong()
+        case Broadcast(text=text):
+            frame = BroadcastFrame(text=text, from_=connection_state.connection_id)
+            if not await broadcaster.publish(frame):
+                return ErrorFrame(detail="broadcast not sent: the broadcast service is down")
+            connection_state.messages_received += 1
+            return None  # the sender gets the broadcast like every other connection
 
 
-async def close_connection(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> NoReturn:
+async def close_connection(connection_state: ConnectionState, code: int, reason: str) -> NoReturn:
     """Close this connection with ``code`` and end its handling; on_disconnect still runs."""
-    await socket.close(code=code, reason=reason)
+    await connection_state.outbox.close(code, reason)
     # Litestar ends the connection quietly on WebSocketDisconnect (any other exception would be
     # logged as an error and answered with 4500).
     raise WebSocketDisconnect(detail=reason)
+
+
+async def handle_frame(
+    data: str, connection_state: ConnectionState, broadcaster: Broadcaster
+) -> ServerMessage | None:
+    """Check, decode and apply one frame from the client; the reply to send, if any."""
+    # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
+    budget = connection_state.message_budget
+    if not budget.take():
+        if budget.over_limit_too_long():
+            logger.warning(
+                "connection %s: closed, over its rate limit for too long",
+                connection_state.connection_id,
+            )
+            await close_connection(
+                connection_state, WS_1008_POLICY_VIOLATION, "rate limit exceeded"
+            )
+        return ErrorFrame(detail=f"rate limit exceeded: {budget.describe()}; message dropped")
+    try:
+        message = decode_client_message(data)
+    except ProtocolError as error:
+        return ErrorFrame(detail=str(error))
+    try:
+        return await reply_to(message, connection_state, broadcaster)
+    except Exception:
+        # A bug, not bad input: log it once, with the connection it hit, and end only this
+        # connection with the standard 1011 (Litestar's default would be a bare 4500).
+        logger.exception("connection %s: handling a message failed", connection_state.connection_id)
+        await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "internal error")
 
 
 class ConnectionListener(WebsocketListener):
@@ -92,6 +141,8 @@ class ConnectionListener(WebsocketListener):
 {% endif %}
             )
             await socket.send_json(welcome)
+            # From now on broadcasts flow to this connection (queued since it was registered).
+            connection_state.outbox.start()
             # Further set-up of the connection (subscriptions, ...) goes here, inside the try.
         except BaseException:
             logger.exception("connection %s: set-up failed", connection_state.connection_id)
@@ -102,35 +153,17 @@ class ConnectionListener(WebsocketListener):
 
     async def on_receive(
         self,
-        socket: WebSocket[Any, Any, Any],
         data: str,
         connection_state: NamedDependency[ConnectionState],
-    ) -> ServerMessage:
-        # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
-        budget = connection_state.message_budget
-        if not budget.take():
-            if budget.over_limit_too_long():
-                logger.warning(
-                    "connection %s: closed, over its rate limit for too long",
-                    connection_state.connection_id,
-                )
-                await close_connection(socket, WS_1008_POLICY_VIOLATION, "rate limit exceeded")
-            return ErrorFrame(detail=f"rate limit exceeded: {budget.describe()}; message dropped")
+        broadcaster: NamedDependency[Broadcaster],
+    ) -> None:
         # ``data: str`` makes Litestar pass the frame through undecoded: its own JSON decoding
         # would not validate, and would close the connection (code 4500) on malformed input.
-        try:
-            message = decode_client_message(data)
-        except ProtocolError as error:
-            return ErrorFrame(detail=str(error))
-        try:
-            return reply_to(message, connection_state)
-        except Exception:
-            # A bug, not bad input: log it once, with the connection it hit, and end only this
-            # connection with the standard 1011 (Litestar's default would be a bare 4500).
-            logger.exception(
-                "connection %s: handling a message failed", connection_state.connection_id
-            )
-            await close_connection(socket, WS_1011_INTERNAL_ERROR, "internal error")
+        reply = await handle_frame(data, connection_state, broadcaster)
+        if reply is not None:
+            # Sent through the outbox, in turn with the broadcasts queued for this connection.
+            # (``-> None`` also keeps Litestar from sending a ``null`` frame for "no reply".)
+            await connection_state.outbox.send(_encoder.encode(reply).decode())
 
     async def on_disconnect(
         self,
@@ -140,6 +173,7 @@ class ConnectionListener(WebsocketListener):
         # Runs after a normal close, an abrupt drop and an exception in on_receive alike.
         # Release everything this connection holds here; it must be safe to run twice.
         connection_registry.discard(connection_state)
+        await connection_state.outbox.stop()
         logger.debug(
             "connection %s: closed after %d messages",
             connection_state.connection_id,

@@ -17,9 +17,15 @@ class Ping(msgspec.Struct, tag="ping"):
     """Client checks the connection is alive (browsers cannot send WebSocket ping frames)."""
 
 
+class Broadcast(msgspec.Struct, tag="broadcast"):
+    """Client asks for ``text`` to reach every live connection, its own included."""
+
+    text: str
+
+
 # Every message a client may send. To add one, define a Struct with its own ``tag`` above,
 # join it here and handle it in ``listener.reply_to``; msgspec picks the type from the tag.
-ClientMessage = Echo | Ping
+ClientMessage = Echo | Ping | Broadcast
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
@@ -44,13 +50,20 @@ class Pong(msgspec.Struct, tag="pong"):
     """Reply to ``Ping``."""
 
 
+class BroadcastFrame(msgspec.Struct, tag="broadcast"):
+    """A ``Broadcast`` as every connection receives it, with the sender's connection id."""
+
+    text: str
+    from_: str = msgspec.field(name="from")
+
+
 class ErrorFrame(msgspec.Struct, tag="error"):
     """Sent instead of a reply when a frame is not a valid client message, or over the limit."""
 
     detail: str
 
 
-ServerMessage = Welcome | EchoReply | Pong | ErrorFrame
+ServerMessage = Welcome | EchoReply | Pong | BroadcastFrame | ErrorFrame
 
 _client_message_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
 

@@ -12,7 +12,7 @@ class ConnectionRegistry:
     """The live connections of one app, by connection id.
 
     One instance per app, kept in the app state, because it is about all connections at once
-    (``/health`` counts them; a broadcast would walk them). Per-connection data stays in each
+    (``/health`` counts them; a broadcast walks them). Per-connection data stays in each
     ``ConnectionState``. Every hook runs on the event loop, so no lock is needed.
     """
 
@@ -27,6 +27,14 @@ class ConnectionRegistry:
     def discard(self, connection_state: ConnectionState) -> None:
         """Forget a connection; forgetting one twice, or one never added, is harmless."""
         self._connections.pop(connection_state.connection_id, None)
+
+    def broadcast(self, frame: str) -> None:
+        """Queue an encoded frame for every live connection; never waits for any of them."""
+        for connection_state in self._connections.values():
+            connection_state.outbox.offer(frame)
+
+    def get(self, connection_id: str) -> ConnectionState | None:
+        return self._connections.get(connection_id)
 
     def __len__(self) -> int:
         return len(self._connections)

@@ -7,6 +7,9 @@ variable, rather than running with a guess.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+{% if cookiecutter.broadcast == "redis" %}
+from urllib.parse import urlsplit
+{% endif %}
 
 from .handshake import parse_origin
 
@@ -50,6 +53,10 @@ class Settings:
     """Messages one connection may send at once before ``rate_limit`` applies."""
     max_connections: int = 10_000
     """WebSocket connections one process holds at most; the next handshake gets HTTP 503."""
+{% if cookiecutter.broadcast == "redis" %}
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis that carries broadcasts between processes; the service starts without it."""
+{% endif %}
 {% if cookiecutter.auth == "jwt" %}
     jwt_secret: str = ""
     """HS256 key that signs and checks tokens; required, at least ``MIN_JWT_SECRET_LENGTH``."""
@@ -73,6 +80,9 @@ class Settings:
             rate_limit=env.rate("RATE_LIMIT", defaults.rate_limit),
             rate_burst=env.integer("RATE_BURST", defaults.rate_burst),
             max_connections=env.integer("MAX_CONNECTIONS", defaults.max_connections),
+{% if cookiecutter.broadcast == "redis" %}
+            redis_url=env.redis_url("REDIS_URL", defaults.redis_url),
+{% endif %}
 {% if cookiecutter.auth == "jwt" %}
             jwt_secret=checked_jwt_secret(environ.get(f"{ENV_PREFIX}JWT_SECRET", "")),
 {% endif %}
@@ -143,6 +153,21 @@ class _EnvironmentReader:
             raise _invalid(name, raw, rule)
         return value
 
+{% if cookiecutter.broadcast == "redis" %}
+    def redis_url(self, name: str, default: str) -> str:
+        raw = self._environ.get(ENV_PREFIX + name)
+        if raw is None:
+            return default
+        parts = urlsplit(raw.strip())
+        if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
+            # The value may hold a password: name the variable, not the value.
+            raise SettingsError(
+                f"{ENV_PREFIX}{name} is not valid: use a URL like redis://host:6379/0"
+                " (or rediss:// for TLS, unix:///path/to/socket)"
+            )
+        return raw.strip()
+
+{% endif %}
     def origins(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:

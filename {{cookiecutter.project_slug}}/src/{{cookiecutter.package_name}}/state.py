@@ -25,6 +25,7 @@ from uuid import uuid4
 from litestar import WebSocket
 from litestar.di import NamedDependency
 
+from .outbox import Outbox
 from .ratelimit import MessageBudget
 from .settings import Settings
 
@@ -32,7 +33,7 @@ CONNECTION_STATE_KEY = "connection_state"
 """Key of this connection's ``ConnectionState`` in its scope state."""
 
 
-def _new_connection_id() -> str:
+def new_connection_id() -> str:
     return uuid4().hex
 
 
@@ -52,9 +53,11 @@ class ConnectionState:
     user: str
     """The ``sub`` of the token this connection presented: who is on the other end."""
 {% endif %}
+    connection_id: str
     message_budget: MessageBudget
     """This connection's own rate limit: one client's flood never spends another's budget."""
-    connection_id: str = field(default_factory=_new_connection_id)
+    outbox: Outbox
+    """This connection's way out: replies and the broadcasts queued for it."""
     connected_at: datetime = field(default_factory=_utc_now)
     messages_received: int = 0
     # Add your per-connection fields here, with defaults, e.g.
@@ -74,12 +77,15 @@ def provide_connection_state(
     Registered as the ``connection_state`` dependency: Litestar calls it once per connection and
     hands the same object to ``on_accept``, every ``on_receive`` and ``on_disconnect``.
     """
+    connection_id = new_connection_id()
     connection_state = ConnectionState(
+        connection_id=connection_id,
 {% if cookiecutter.auth == "jwt" %}
         # The JWT middleware checked the token before the handshake got this far.
         user=socket.user,
 {% endif %}
         message_budget=MessageBudget(per_second=settings.rate_limit, burst=settings.rate_burst),
+        outbox=Outbox(socket, connection_id),
     )
     socket.scope["state"][CONNECTION_STATE_KEY] = connection_state
     return connection_state

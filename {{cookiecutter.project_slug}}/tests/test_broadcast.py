@@ -1,0 +1,112 @@
+"""A broadcast reaches every live connection, the sender's too; per-connection parts go away."""
+
+{% if cookiecutter.broadcast == "redis" %}
+from collections.abc import Iterator
+from dataclasses import replace
+
+{% endif %}
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+{% if cookiecutter.broadcast == "redis" %}
+from {{ cookiecutter.package_name }}.app import create_app
+{% endif %}
+from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY, ConnectionRegistry
+
+{% if cookiecutter.broadcast == "redis" %}
+from .redis_server import RedisServer
+from .support import TEST_SETTINGS, connect, live_connections, receive, wait_until
+{% else %}
+from .support import connect, live_connections, receive, wait_until
+{% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+
+
+@pytest.fixture
+def app(redis_server: RedisServer) -> Litestar:
+    """The app, on a Redis of the test's own."""
+    return create_app(replace(TEST_SETTINGS, redis_url=redis_server.url))
+
+
+@pytest.fixture
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    """A client whose app has subscribed to Redis (broadcasts are refused until then)."""
+    with TestClient(app) as client:
+        assert wait_until(lambda: client.get("/health").json()["broadcast"]["available"])
+        yield client
+{% endif %}
+
+
+def registry_of(app: Litestar) -> ConnectionRegistry:
+    registry = app.state[REGISTRY_STATE_KEY]
+    assert isinstance(registry, ConnectionRegistry)
+    return registry
+
+
+def test_broadcast_reaches_every_connection_sender_included(client: TestClient[Litestar]) -> None:
+    """Every open connection gets the frame once, naming the sender; the sender counts it."""
+    with connect(client) as sender, connect(client) as first, connect(client) as second:
+        sender_id = receive(sender)["connection_id"]
+        receive(first)
+        receive(second)
+
+        sender.send_json({"type": "broadcast", "text": "hello, all ✓"})
+        frames = [receive(sender), receive(first), receive(second)]
+        sender.send_json({"type": "echo", "text": "after"})
+        after = receive(sender)
+
+    expected = {"type": "broadcast", "text": "hello, all ✓", "from": sender_id}
+    assert frames == [expected] * 3
+    assert after["count"] == 2
+
+
+def test_broadcasts_from_one_sender_arrive_in_order(client: TestClient[Litestar]) -> None:
+    """A receiver sees one sender's broadcasts in the order they were sent, mixed with replies."""
+    with connect(client) as sender, connect(client) as receiver:
+        receive(sender)
+        receive(receiver)
+        for number in range(20):
+            sender.send_json({"type": "broadcast", "text": str(number)})
+            receiver.send_json({"type": "ping"})
+        frames = [receive(receiver) for _ in range(40)]
+        own_copies = [receive(sender)["text"] for _ in range(20)]
+
+    texts = [frame["text"] for frame in frames if frame["type"] == "broadcast"]
+    assert texts == own_copies == [str(number) for number in range(20)]
+    assert [frame["type"] for frame in frames].count("pong") == 20
+
+
+def test_broadcast_with_a_bad_field_gets_an_error_and_reaches_no_one(
+    client: TestClient[Litestar],
+) -> None:
+    """A malformed broadcast is answered with an error frame and sent to no connection."""
+    with connect(client) as sender, connect(client) as receiver:
+        receive(sender)
+        receive(receiver)
+        sender.send_json({"type": "broadcast", "text": 42})
+        error = receive(sender)
+        receiver.send_json({"type": "ping"})
+        next_for_receiver = receive(receiver)
+
+    assert error["type"] == "error"
+    assert next_for_receiver == {"type": "pong"}
+
+
+@pytest.mark.parametrize("close_code", [1000, 1006], ids=["close", "abrupt drop"])
+def test_per_connection_parts_are_gone_after_the_connection(
+    app: Litestar, client: TestClient[Litestar], close_code: int
+) -> None:
+    """A connection's outbox forwarder task runs while it is open and is gone after it ends."""
+    registry = registry_of(app)
+    with connect(client) as ws:
+        connection_id = receive(ws)["connection_id"]
+        connection_state = registry.get(connection_id)
+        assert connection_state is not None
+        assert connection_state.outbox.forwarding
+        ws.close(code=close_code)
+
+    assert wait_until(lambda: not connection_state.outbox.forwarding)
+    assert wait_until(lambda: live_connections(client) == 0)
+    connection_state.outbox.offer('{"type": "broadcast"}')  # too late: dropped, not queued
+    assert connection_state.outbox.queued == 0

@@ -1,0 +1,83 @@
+"""Broadcast under a real uvicorn: a client that stops reading is shed and delays no one."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+{% if cookiecutter.broadcast == "redis" %}
+from .redis_server import RedisServer
+{% endif %}
+from .server import StartServer, open_client, open_raw_socket, receive
+from .support import wait_until
+
+pytestmark = pytest.mark.server
+
+
+def test_slow_consumer_is_shed_and_delays_no_one(
+{% if cookiecutter.broadcast == "redis" %}
+    start_server_process: StartServer, redis_server: RedisServer
+{% else %}
+    start_server_process: StartServer,
+{% endif %}
+) -> None:
+    """A client that stops reading falls behind and is shed: its queue is dropped and it gets
+    1013 once it reads again; meanwhile the sender and another receiver wait for nothing."""
+    server = start_server_process(
+        {
+{% if cookiecutter.broadcast == "redis" %}
+            "REDIS_URL": redis_server.url,
+{% endif %}
+            "RATE_LIMIT": "1e9",
+            "RATE_BURST": str(10**9),
+        }
+    )
+{% if cookiecutter.broadcast == "redis" %}
+    assert wait_until(lambda: server.health()["broadcast"]["available"])
+{% endif %}
+    text = "x" * 32_000
+
+    async def run() -> tuple[int, float, int | None]:
+        stuck_reader, stuck = await open_raw_socket(server, receive_buffer=4096)  # reads nothing
+        async with open_client(server) as sender, open_client(server) as bystander:
+            sender_id = (await receive(sender))["connection_id"]
+            await receive(bystander)
+            broadcasts, slowest = 0, 0.0
+            while "broadcasts behind" not in server.log():
+                assert broadcasts < 2_000, "the stuck client was never shed"
+                started = time.monotonic()
+                await sender.send(json.dumps({"type": "broadcast", "text": text}))
+                for ws in (sender, bystander):
+                    frame = await receive(ws)
+                    assert (frame["type"], frame["from"]) == ("broadcast", sender_id)
+                slowest = max(slowest, time.monotonic() - started)
+                broadcasts += 1
+            # Once the stuck client reads again, what it gets ends with a 1013 close frame.
+            close_code = await asyncio.wait_for(close_code_after(stuck_reader), 10)
+        stuck.transport.abort()
+        return broadcasts, slowest, close_code
+
+    broadcasts, slowest, close_code = asyncio.run(run())
+
+    print(f"shed after {broadcasts} broadcasts; slowest round trip {slowest * 1000:.1f} ms")  # noqa: T201
+    assert slowest < 1.0  # no broadcast waited for the stuck client
+    assert close_code == 1013
+    assert wait_until(lambda: server.live_connections() == 0)
+
+
+async def close_code_after(reader: asyncio.StreamReader) -> int | None:
+    """Read server frames (unmasked) until a close frame; its code, or None at end of stream."""
+    while True:
+        try:
+            opcode, length = await reader.readexactly(2)
+        except asyncio.IncompleteReadError:
+            return None
+        length &= 0x7F
+        if length == 126:
+            length = int.from_bytes(await reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await reader.readexactly(8), "big")
+        payload = await reader.readexactly(length)
+        if opcode & 0x0F == 0x8:  # close
+            return int.from_bytes(payload[:2], "big")
