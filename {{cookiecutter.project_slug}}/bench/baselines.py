@@ -4,16 +4,20 @@
 - ``bare_listener_app``: the least Litestar code that speaks the contract: one async listener,
   a counter in the scope dict, no ``ConnectionState``, no registry, no dependencies.
 
+Both broadcast the naive way, in this one process: the sender's task sends to every connection
+in turn (no queue, no protection from a slow client).
+
 {% if cookiecutter.auth == "jwt" %}
 Neither checks a token: their welcome names a fixed user, so what they save is the service's
 handshake checks (Origin, connection cap, JWT) as well.
 
 {% endif %}
-Both use the service's message Structs (echo and ping only: what the benchmark sends) with
+Both use the service's message Structs (echo, ping and broadcast: what the benchmark sends) with
 their own decoder, so the difference to the service is what the framework and the template's
 structure cost, not the wire format.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
@@ -23,6 +27,8 @@ from litestar.handlers import WebsocketListener
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.messages import (
+    Broadcast,
+    BroadcastFrame,
     Echo,
     EchoReply,
     ErrorFrame,
@@ -34,21 +40,28 @@ from {{ cookiecutter.package_name }}.messages import (
 {% if cookiecutter.auth == "jwt" %}
 USER = "bench"
 {% endif %}
-_decoder = msgspec.json.Decoder(Echo | Ping)
+_decoder = msgspec.json.Decoder(Echo | Ping | Broadcast)
 _encoder = msgspec.json.Encoder()
 
 
-def reply(frame: str, connection_id: str, count: int) -> tuple[str, int]:
-    """The reply to ``frame`` and the connection's new message count."""
+def reply(frame: str, connection_id: str, count: int) -> tuple[str, int, bool]:
+    """The answer to ``frame``, the connection's new message count, and whether the answer
+    goes to every connection (a broadcast) rather than to this one."""
     try:
         message = _decoder.decode(frame)
     except (msgspec.DecodeError, UnicodeEncodeError, RecursionError) as error:
-        return _encoder.encode(ErrorFrame(detail=str(error))).decode(), count
+        return _encoder.encode(ErrorFrame(detail=str(error))).decode(), count, False
     count += 1
     if isinstance(message, Ping):
-        return _encoder.encode(Pong()).decode(), count
+        return _encoder.encode(Pong()).decode(), count, False
+    if isinstance(message, Broadcast):
+        everyone = BroadcastFrame(text=message.text, from_=connection_id)
+        return _encoder.encode(everyone).decode(), count, True
     answer = EchoReply(text=message.text, connection_id=connection_id, count=count)
-    return _encoder.encode(answer).decode(), count
+    return _encoder.encode(answer).decode(), count, False
+
+
+_raw_connections: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
 
 
 async def raw_asgi_app(scope: Any, receive: Any, send: Any) -> None:
@@ -65,9 +78,17 @@ async def raw_asgi_app(scope: Any, receive: Any, send: Any) -> None:
     welcome = _encoder.encode(Welcome(connection_id{% if cookiecutter.auth == "jwt" %}, USER{% endif %})).decode()
     await send({"type": "websocket.send", "text": welcome})
     count = 0
-    while (event := await receive())["type"] == "websocket.receive":
-        text, count = reply(event.get("text") or "", connection_id, count)
-        await send({"type": "websocket.send", "text": text})
+    _raw_connections[connection_id] = send
+    try:
+        while (event := await receive())["type"] == "websocket.receive":
+            text, count, to_everyone = reply(event.get("text") or "", connection_id, count)
+            for peer_send in list(_raw_connections.values()) if to_everyone else [send]:
+                await peer_send({"type": "websocket.send", "text": text})
+    finally:
+        del _raw_connections[connection_id]
+
+
+_bare_sockets: dict[str, WebSocket[Any, Any, Any]] = {}
 
 
 class BareListener(WebsocketListener):
@@ -76,12 +97,17 @@ class BareListener(WebsocketListener):
     async def on_accept(self, socket: WebSocket[Any, Any, Any]) -> None:
         socket.scope["state"]["connection_id"] = connection_id = uuid4().hex
         socket.scope["state"]["count"] = 0
+        _bare_sockets[connection_id] = socket
         await socket.send_text(_encoder.encode(Welcome(connection_id{% if cookiecutter.auth == "jwt" %}, USER{% endif %})).decode())
 
-    async def on_receive(self, socket: WebSocket[Any, Any, Any], data: str) -> str:
+    async def on_receive(self, socket: WebSocket[Any, Any, Any], data: str) -> None:
         state = socket.scope["state"]
-        text, state["count"] = reply(data, state["connection_id"], state["count"])
-        return text
+        text, state["count"], to_everyone = reply(data, state["connection_id"], state["count"])
+        for peer in list(_bare_sockets.values()) if to_everyone else [socket]:
+            await peer.send_text(text)
+
+    async def on_disconnect(self, socket: WebSocket[Any, Any, Any]) -> None:
+        _bare_sockets.pop(socket.scope["state"]["connection_id"], None)
 
 
 bare_listener_app = Litestar(route_handlers=[BareListener])

@@ -17,6 +17,7 @@ from typing import Any
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 ECHO = json.dumps({"type": "echo", "text": "hello"}).encode()
+BROADCAST = json.dumps({"type": "broadcast", "text": "hello, everyone"}).encode()
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 {% if cookiecutter.auth == "jwt" %}
 HEADERS: dict[str, str] = {}
@@ -63,13 +64,20 @@ async def measure(server: Server, operations: int, work: Callable[[], Awaitable[
 
 
 class Client(WSListener):
-    """One connection: waits for the welcome, then sends ``echoes`` echoes, one in flight."""
+    """One connection: waits for the welcome, then for ``expected`` more frames.
 
-    def __init__(self, echoes: int) -> None:
+    With a ``message``, it sends that many messages, keeping ``in_flight`` of them unanswered
+    (an echo client: one at a time); without, it only listens (a broadcast receiver).
+    """
+
+    def __init__(self, expected: int, message: bytes | None = ECHO, in_flight: int = 1) -> None:
         loop = asyncio.get_running_loop()
         self.welcomed: asyncio.Future[None] = loop.create_future()
         self.finished: asyncio.Future[bytes] = loop.create_future()
-        self.remaining = echoes
+        self.remaining = expected
+        self.unsent = expected if message is not None else 0
+        self.message = message
+        self.in_flight = in_flight
         self.transport: WSTransport | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -83,9 +91,9 @@ class Client(WSListener):
             self.welcomed.set_result(None)
             return
         self.remaining -= 1
-        if self.remaining > 0:
-            transport.send(WSMsgType.TEXT, ECHO)
-        elif not self.finished.done():
+        if self.unsent > 0:
+            self.send_one()
+        if self.remaining == 0 and not self.finished.done():
             self.finished.set_result(frame.get_payload_as_bytes())
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
@@ -93,14 +101,21 @@ class Client(WSListener):
         for future in (self.welcomed, self.finished):
             future.cancel()
 
+    def send_one(self) -> None:
+        assert self.message is not None  # noqa: S101 (unsent > 0 only with a message)
+        self.unsent -= 1
+        self.connected_transport.send(WSMsgType.TEXT, self.message)
+
+    def start(self) -> None:
+        """Send the first ``in_flight`` messages; each answer sends the next."""
+        for _ in range(min(self.in_flight, self.unsent)):
+            self.send_one()
+
     @property
     def connected_transport(self) -> WSTransport:
         if self.transport is None:
             raise RuntimeError("the client is not connected yet")
         return self.transport
-
-    def start_echoing(self) -> None:
-        self.connected_transport.send(WSMsgType.TEXT, ECHO)
 
     async def close(self) -> None:
         self.connected_transport.send_close(WSCloseCode.OK)
@@ -108,11 +123,16 @@ class Client(WSListener):
         await self.connected_transport.wait_disconnected()
 
 
-async def connect(url: str, echoes: int = 0) -> Client:
+async def connect(
+    url: str, expected: int = 0, message: bytes | None = ECHO, in_flight: int = 1
+) -> Client:
+    def new_client() -> Client:
+        return Client(expected, message, in_flight)
+
 {% if cookiecutter.auth == "jwt" %}
-    _, client = await ws_connect(lambda: Client(echoes), url, extra_headers=HEADERS)
+    _, client = await ws_connect(new_client, url, extra_headers=HEADERS)
 {% else %}
-    _, client = await ws_connect(lambda: Client(echoes), url)
+    _, client = await ws_connect(new_client, url)
 {% endif %}
     if not isinstance(client, Client):
         raise TypeError(f"ws_connect returned {client!r}")
@@ -120,23 +140,25 @@ async def connect(url: str, echoes: int = 0) -> Client:
     return client
 
 
-async def connect_many(url: str, count: int, echoes: int = 0, at_once: int = 50) -> list[Client]:
+async def connect_many(
+    url: str, count: int, expected: int = 0, message: bytes | None = ECHO, at_once: int = 50
+) -> list[Client]:
     slots = asyncio.Semaphore(at_once)
 
     async def one() -> Client:
         async with slots:
-            return await connect(url, echoes)
+            return await connect(url, expected, message)
 
     return await asyncio.gather(*(one() for _ in range(count)))
 
 
 async def throughput(url: str, server: Server, connections: int, messages: int) -> Phase:
     """Round trips per second: ``connections`` clients, each with one echo in flight."""
-    clients = await connect_many(url, connections, echoes=messages)
+    clients = await connect_many(url, connections, expected=messages)
 
     async def work() -> None:
         for client in clients:
-            client.start_echoing()
+            client.start()
         last_replies = await asyncio.wait_for(
             asyncio.gather(*(client.finished for client in clients)), 120
         )
@@ -153,8 +175,8 @@ async def connection_rate(url: str, server: Server, connections: int, at_once: i
     """Connections per second, each: connect, welcome, one echo and its reply, close."""
 
     async def one_connection() -> None:
-        client = await connect(url, echoes=1)
-        client.start_echoing()
+        client = await connect(url, expected=1)
+        client.start()
         await asyncio.wait_for(client.finished, 10)
         await client.close()
 
@@ -168,6 +190,27 @@ async def connection_rate(url: str, server: Server, connections: int, at_once: i
         await asyncio.gather(*(limited() for _ in range(connections)))
 
     return await measure(server, connections, work)
+
+
+async def fan_out(url: str, server: Server, receivers: int, broadcasts: int) -> Phase:
+    """Broadcasts per second: one sender (10 in flight), ``receivers`` listening connections;
+    done when every receiver, and the sender, has every broadcast."""
+    listeners = await connect_many(url, receivers, expected=broadcasts, message=None)
+    sender = await connect(url, expected=broadcasts, message=BROADCAST, in_flight=10)
+
+    async def work() -> None:
+        sender.start()
+        everyone = [sender, *listeners]
+        last_frames = await asyncio.wait_for(
+            asyncio.gather(*(client.finished for client in everyone)), 120
+        )
+        kinds = {json.loads(frame)["type"] for frame in last_frames}
+        if kinds != {"broadcast"}:
+            raise RuntimeError(f"broadcasts ended with {kinds} frames: some were refused")
+
+    phase = await measure(server, broadcasts, work)
+    await asyncio.gather(*(client.close() for client in [sender, *listeners]))
+    return phase
 
 
 async def idle_memory(url: str, server: Server, connections: int) -> float:
@@ -189,6 +232,8 @@ async def main() -> None:
     parser.add_argument("--connect-count", type=int, required=True)
     parser.add_argument("--connect-at-once", type=int, required=True)
     parser.add_argument("--idle", type=int, required=True)
+    parser.add_argument("--receivers", type=int, required=True)
+    parser.add_argument("--broadcasts", type=int, required=True)
 {% if cookiecutter.auth == "jwt" %}
     parser.add_argument("--token", required=True, help="JWT sent as Authorization: Bearer")
 {% endif %}
@@ -206,6 +251,7 @@ async def main() -> None:
         "connection_rate": asdict(
             await connection_rate(args.url, server, args.connect_count, args.connect_at_once)
         ),
+        "fan_out": asdict(await fan_out(args.url, server, args.receivers, args.broadcasts)),
         "idle_kib_per_connection": await idle_memory(args.url, server, args.idle),
     }
     print(json.dumps(result))  # noqa: T201 (the report for run.py)

@@ -3,8 +3,9 @@
 Each server runs under uvicorn with the same flags (one worker, websockets-sansio, compression
 off) and is driven by ``load.py`` in a separate process; with ``taskset``, server and client
 are pinned to different cores. The servers take turns, in a rotating order, for ``--rounds``
-rounds. The report gives medians and ranges, ratios to the raw ASGI app, the server's CPU time
-per operation, and the client's CPU use (near 100% would mean the client, not the server, was
+rounds. Phases: echo throughput, connection rate, broadcast fan-out, idle memory. The report
+gives medians and ranges, ratios to the raw ASGI app, the server's CPU time per operation, and
+the client's CPU use (near 100% would mean the client, not the server, was
 the limit). ``--json`` also writes every figure.
 
     nox -s bench                          # defaults: under a minute on 2 cores
@@ -13,6 +14,9 @@ the limit). ``--json`` also writes every figure.
 
 import argparse
 import asyncio
+{% if cookiecutter.broadcast == "redis" %}
+import contextlib
+{% endif %}
 import json
 import os
 import platform
@@ -23,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 {% if cookiecutter.auth == "jwt" %}
@@ -48,6 +53,7 @@ SERVERS = {
     "this service": "{{ cookiecutter.package_name }}.app:app",
 }
 BASELINE = "raw ASGI"
+SERVICE = "this service"
 UVICORN_FLAGS = [
     "--workers=1",
     "--ws=websockets-sansio",
@@ -112,6 +118,42 @@ def bench_token() -> str:
 {% endif %}
 
 
+{% if cookiecutter.broadcast == "redis" %}
+@contextlib.contextmanager
+def redis_for_the_service() -> Iterator[None]:
+    """A redis-server of the benchmark's own on a free port, for the service's broadcasts."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("error: the benchmark of a broadcast=redis service needs redis-server on PATH")
+    port = free_port()
+    redis = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, redis)
+        os.environ[f"{ENV_PREFIX}REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        yield
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+
+
+{% endif %}
+def wait_for_broadcasts(port: int, timeout: float = 15) -> None:
+    """Wait until the service says broadcasts flow (its /health); baselines have no /health."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+                if json.load(response)["broadcast"]["available"]:
+                    return
+        except (OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"broadcasts did not become available within {timeout} s")
+
+
 def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]:
     """Start one server, load it from a separate process, stop it; return the load's figures."""
     port = free_port()
@@ -119,6 +161,8 @@ def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]
     server = subprocess.Popen([*cores.server, *command], cwd=PROJECT_ROOT)
     try:
         wait_for_port(port, server)
+        if app == SERVERS[SERVICE]:
+            wait_for_broadcasts(port)
         load = subprocess.run(
             [
                 *cores.client,
@@ -131,6 +175,8 @@ def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]
                 f"--connect-count={args.connect_count}",
                 f"--connect-at-once={args.connect_at_once}",
                 f"--idle={args.idle}",
+                f"--receivers={args.receivers}",
+                f"--broadcasts={args.broadcasts}",
 {% if cookiecutter.auth == "jwt" %}
                 f"--token={bench_token()}",
 {% endif %}
@@ -224,12 +270,13 @@ def client_cpu_share(phase: dict[str, float]) -> float:
     return phase["client_cpu_seconds"] / phase["seconds"]
 
 
-def report(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def report(results: dict[str, list[dict[str, Any]]], receivers: int) -> dict[str, Any]:
     """Medians, ranges and ratios to the baseline of every figure, by server."""
     summary: dict[str, Any] = {}
     for name, runs in results.items():
         throughput = [run["throughput"] for run in runs]
         connections = [run["connection_rate"] for run in runs]
+        fan_out = [run["fan_out"] for run in runs]
         summary[name] = {
             "messages_per_second": summarize([per_second(phase) for phase in throughput]),
             "server_cpu_us_per_message": summarize(
@@ -239,13 +286,18 @@ def report(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "server_cpu_us_per_connection": summarize(
                 [microseconds_per_operation(phase, "server") for phase in connections]
             ),
+            "broadcasts_per_second": summarize([per_second(phase) for phase in fan_out]),
+            # Each broadcast reaches every receiver and the sender.
+            "deliveries_per_second": summarize(
+                [per_second(phase) * (receivers + 1) for phase in fan_out]
+            ),
             "idle_kib_per_connection": summarize([run["idle_kib_per_connection"] for run in runs]),
             "app_only_us_per_message": summarize([run["app_only_us_per_message"] for run in runs]),
             "client_cpu_share_messages": max(client_cpu_share(phase) for phase in throughput),
             "client_cpu_share_connections": max(client_cpu_share(phase) for phase in connections),
         }
     for figures in summary.values():
-        for key in ("messages_per_second", "connections_per_second"):
+        for key in ("messages_per_second", "connections_per_second", "broadcasts_per_second"):
             figures[key]["ratio_to_baseline"] = ratio(figures, summary[BASELINE], key)
     return summary
 
@@ -264,6 +316,9 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
             "connections/s",
             "ratio",
             "CPU us/conn",
+            "broadcasts/s",
+            "ratio",
+            "deliveries/s",
             "KiB/idle conn",
             "app-only us/msg",
             "client CPU msg/conn",
@@ -279,6 +334,9 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
                 cell(figures["connections_per_second"]),
                 f"{figures['connections_per_second']['ratio_to_baseline']:.2f}",
                 cell(figures["server_cpu_us_per_connection"]),
+                cell(figures["broadcasts_per_second"]),
+                f"{figures['broadcasts_per_second']['ratio_to_baseline']:.2f}",
+                cell(figures["deliveries_per_second"]),
                 cell(figures["idle_kib_per_connection"], 1),
                 cell(figures["app_only_us_per_message"], 2),
                 f"{figures['client_cpu_share_messages']:.0%} / "
@@ -289,7 +347,8 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
     print(  # noqa: T201
         f"\n{args.rounds} rounds; throughput: {args.connections} connections x {args.messages}"
         f" echoes, one in flight each; connection rate: {args.connect_count} connections,"
-        f" {args.connect_at_once} at once; memory: {args.idle} idle connections."
+        f" {args.connect_at_once} at once; fan-out: {args.broadcasts} broadcasts from one sender"
+        f" (10 in flight) to {args.receivers} receivers; memory: {args.idle} idle connections."
         "\nMedian (min-max); ratios are medians over the raw ASGI app's. App-only: the app's ASGI"
         " callable driven directly, no server or network.\n"
     )
@@ -316,6 +375,21 @@ def ratio(figures: dict[str, Any], baseline: dict[str, Any], key: str) -> float:
     return float(figures[key]["median"]) / denominator if denominator else float("nan")
 
 
+def measure_every_server(args: argparse.Namespace, cores: Cores) -> dict[str, list[dict[str, Any]]]:
+    """Every server, ``args.rounds`` times, in a rotating order."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
+    names = list(SERVERS)
+    for round_number in range(args.rounds):
+        order = names[round_number % len(names) :] + names[: round_number % len(names)]
+        for name in order:
+            print(f"round {round_number + 1}/{args.rounds}: {name}", file=sys.stderr)  # noqa: T201
+            figures = run_once(SERVERS[name], args, cores)
+            app = import_from_string(SERVERS[name])
+            figures["app_only_us_per_message"] = asyncio.run(warm_app_cost(app, args.app_messages))
+            results[name].append(figures)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -326,6 +400,8 @@ def main() -> None:
     parser.add_argument("--connect-count", type=int, default=200)
     parser.add_argument("--connect-at-once", type=int, default=10)
     parser.add_argument("--idle", type=int, default=300, help="idle connections for memory")
+    parser.add_argument("--receivers", type=int, default=100, help="fan-out: receivers")
+    parser.add_argument("--broadcasts", type=int, default=200, help="fan-out: broadcasts")
     parser.add_argument("--app-messages", type=int, default=10_000, help="for the app-only cost")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     parser.add_argument(
@@ -337,21 +413,18 @@ def main() -> None:
     if args.smoke:
         args.rounds, args.connections, args.messages = 1, 2, 20
         args.connect_count, args.idle, args.app_messages = 5, 5, 100
+        args.receivers, args.broadcasts = 5, 10
 
     configure_service()
     cores = Cores.detect()
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
-    names = list(SERVERS)
-    for round_number in range(args.rounds):
-        order = names[round_number % len(names) :] + names[: round_number % len(names)]
-        for name in order:
-            print(f"round {round_number + 1}/{args.rounds}: {name}", file=sys.stderr)  # noqa: T201
-            figures = run_once(SERVERS[name], args, cores)
-            app = import_from_string(SERVERS[name])
-            figures["app_only_us_per_message"] = asyncio.run(warm_app_cost(app, args.app_messages))
-            results[name].append(figures)
+{% if cookiecutter.broadcast == "redis" %}
+    with redis_for_the_service():
+        results = measure_every_server(args, cores)
+{% else %}
+    results = measure_every_server(args, cores)
+{% endif %}
 
-    summary = report(results)
+    summary = report(results, args.receivers)
     print_table(summary, args)
     machine = {
         "python": platform.python_version(),
