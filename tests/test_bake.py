@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,36 @@ EXPECTED_FILES = [
     "tests/test_server_security.py",
     "tests/test_settings.py",
 ]
-# Added by auth=jwt, and only by it.
-JWT_FILES = ["src/{package}/auth.py", "tests/test_auth.py"]
-# Added by broadcast=redis, and only by it.
-REDIS_FILES = ["tests/redis_server.py", "tests/test_redis.py"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """What a non-default answer adds to a bake, and only it."""
+
+    answers: dict[str, str]
+    files: list[str]
+    dependency: str
+    setting: str
+    trace: str
+    """A pattern found in no file of a bake without the option."""
+
+
+OPTIONS = {
+    "auth-jwt": Option(
+        answers={"auth": "jwt"},
+        files=["src/{package}/auth.py", "tests/test_auth.py"],
+        dependency="litestar[jwt]>=2.25,<3",
+        setting="WEBSOCKET_SERVICE_JWT_SECRET",
+        trace=r"jwt|bearer|mint_token|auth\.py",
+    ),
+    "broadcast-redis": Option(
+        answers={"broadcast": "redis"},
+        files=["tests/redis_server.py", "tests/test_redis.py"],
+        dependency="redis>=5.2",
+        setting="WEBSOCKET_SERVICE_REDIS_URL",
+        trace="redis",
+    ),
+}
 
 
 def bake_ok(cookies: Any, **answers: str) -> Path:
@@ -212,32 +239,6 @@ def test_cookiecutter_json_prompts_every_question() -> None:
     assert set(context["__prompts__"]) == questions
 
 
-def test_auth_none_leaves_no_trace_of_jwt(cookies: Any) -> None:
-    """A default bake (auth=none) has no JWT dependency, setting, code or test."""
-    project = bake_ok(cookies)
-
-    assert "litestar>=2.25,<3" in read_pyproject(project)["project"]["dependencies"]
-    traces = {
-        path.relative_to(project).as_posix()
-        for path in rendered_files(project)
-        if re.search(r"jwt|bearer|mint_token|auth\.py", path.read_text(encoding="utf-8"), re.I)
-    }
-    assert traces == set()
-
-
-def test_auth_jwt_adds_its_files_dependency_and_setting(cookies: Any) -> None:
-    """An auth=jwt bake adds auth.py, its tests, litestar[jwt] and a documented JWT_SECRET."""
-    project = bake_ok(cookies, auth="jwt")
-
-    relative = [path.relative_to(project).as_posix() for path in rendered_files(project)]
-    expected = sorted([*EXPECTED_FILES, *JWT_FILES])
-    assert relative == [name.format(package="websocket_service") for name in expected]
-    assert "litestar[jwt]>=2.25,<3" in read_pyproject(project)["project"]["dependencies"]
-    assert "WEBSOCKET_SERVICE_JWT_SECRET" in (project / "README.md").read_text(encoding="utf-8")
-    settings = (project / "src" / "websocket_service" / "settings.py").read_text()
-    assert "jwt_secret: str" in settings
-
-
 def test_demo_page_escapes_the_project_name(cookies: Any) -> None:
     """Markup in the project name shows as text on the demo page, never as HTML."""
     project = bake_ok(cookies, project_name="Chat <script>alert(1)</script> & Co")
@@ -247,29 +248,37 @@ def test_demo_page_escapes_the_project_name(cookies: Any) -> None:
     assert "Chat &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
 
 
-def test_broadcast_local_leaves_no_trace_of_redis(cookies: Any) -> None:
-    """A default bake (broadcast=local) has no Redis dependency, setting, code or test."""
+@pytest.mark.parametrize("option", list(OPTIONS.values()), ids=list(OPTIONS))
+def test_default_bake_leaves_no_trace_of_an_option(cookies: Any, option: Option) -> None:
+    """Without the option: not its dependency, its setting, its code or its tests."""
     project = bake_ok(cookies)
 
-    dependencies = read_pyproject(project)["project"]["dependencies"]
-    assert not any("redis" in dependency for dependency in dependencies)
+    assert option.dependency not in read_pyproject(project)["project"]["dependencies"]
     traces = {
         path.relative_to(project).as_posix()
         for path in rendered_files(project)
-        if "redis" in path.read_text(encoding="utf-8").lower()
+        if re.search(option.trace, path.read_text(encoding="utf-8"), re.IGNORECASE)
     }
     assert traces == set()
 
 
-def test_broadcast_redis_adds_its_files_dependency_and_setting(cookies: Any) -> None:
-    """A broadcast=redis bake adds its tests, redis-py, REDIS_URL and Redis in CI."""
-    project = bake_ok(cookies, broadcast="redis")
+@pytest.mark.parametrize("option", list(OPTIONS.values()), ids=list(OPTIONS))
+def test_option_adds_its_files_dependency_and_setting(cookies: Any, option: Option) -> None:
+    """With the option: its files, its dependency, and its setting documented and read."""
+    project = bake_ok(cookies, **option.answers)
 
     relative = [path.relative_to(project).as_posix() for path in rendered_files(project)]
-    expected = sorted([*EXPECTED_FILES, *REDIS_FILES])
+    expected = sorted([*EXPECTED_FILES, *option.files])
     assert relative == [name.format(package="websocket_service") for name in expected]
-    dependencies = read_pyproject(project)["project"]["dependencies"]
-    assert any(dependency.startswith("redis>=") for dependency in dependencies)
-    assert "WEBSOCKET_SERVICE_REDIS_URL" in (project / "README.md").read_text(encoding="utf-8")
+    assert option.dependency in read_pyproject(project)["project"]["dependencies"]
+    assert option.setting in (project / "README.md").read_text(encoding="utf-8")
+    settings = (project / "src" / "websocket_service" / "settings.py").read_text()
+    assert option.setting.removeprefix("WEBSOCKET_SERVICE_") in settings
+
+
+def test_redis_bake_installs_redis_server_in_its_ci(cookies: Any) -> None:
+    """The generated workflow of a broadcast=redis bake installs the redis-server its tests need."""
+    project = bake_ok(cookies, broadcast="redis")
+
     workflow = (project / ".github" / "workflows" / "ci.yml").read_text()
-    assert "redis-server" in workflow
+    assert "apt-get install -y --no-install-recommends redis-server" in workflow
