@@ -14,7 +14,7 @@ from .auth import jwt_auth_middleware
 from .broadcast import BROADCASTER_STATE_KEY, Broadcaster, BroadcastHealth
 from .handshake import HandshakePolicy
 from .listener import ConnectionListener
-from .registry import REGISTRY_STATE_KEY, ConnectionRegistry, provide_connection_registry
+from .registry import REGISTRY_STATE_KEY, ConnectionRegistry
 from .settings import Settings
 
 
@@ -31,14 +31,6 @@ def health(
 ) -> Health:
     """Liveness, how many WebSocket connections this process holds, and its broadcast backend."""
     return Health(status="ok", connections=len(connection_registry), broadcast=broadcaster.health())
-
-
-def provide_broadcaster(state: State) -> Broadcaster:
-    """Dependency: the app's one ``Broadcaster``, from the app state."""
-    broadcaster = state[BROADCASTER_STATE_KEY]
-    if not isinstance(broadcaster, Broadcaster):
-        raise TypeError(f"app state {BROADCASTER_STATE_KEY!r} holds {broadcaster!r}")
-    return broadcaster
 
 
 DEMO_PAGE = Path(__file__).with_name("demo.html").read_text(encoding="utf-8")
@@ -73,15 +65,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # cap. Authentication would go after them, so that a foreign page is refused first.
         middleware=[HandshakePolicy(settings.allowed_origins, settings.max_connections)],
 {% endif %}
+        # One of each per app, handed to every handler that names it.
         dependencies={
-            # One of each per app, so they are looked up once, not for every connection.
-            "connection_registry": Provide(
-                provide_connection_registry, sync_to_thread=False, use_cache=True
-            ),
-            "broadcaster": Provide(provide_broadcaster, sync_to_thread=False, use_cache=True),
+            "connection_registry": Provide(lambda: registry, sync_to_thread=False, use_cache=True),
+            "broadcaster": Provide(lambda: broadcaster, sync_to_thread=False, use_cache=True),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
-        # The app state is shared by every connection: only what is shared on purpose goes here.
+        # The app state is shared by every connection: only what is shared on purpose goes here
+        # (kept there too so that code outside a handler, like a test, can reach it).
         state=State({REGISTRY_STATE_KEY: registry, BROADCASTER_STATE_KEY: broadcaster}),
 {% if cookiecutter.broadcast == "redis" %}
         # One Redis subscription per process, from start-up to shutdown.

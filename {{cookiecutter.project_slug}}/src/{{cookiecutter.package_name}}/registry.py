@@ -1,7 +1,5 @@
 """The app-wide registry of live connections: shared by every connection, on purpose."""
 
-from litestar.datastructures import State
-
 from .state import ConnectionState
 
 REGISTRY_STATE_KEY = "connection_registry"
@@ -41,11 +39,3 @@ class ConnectionRegistry:
 
     def __contains__(self, connection_id: object) -> bool:
         return connection_id in self._connections
-
-
-def provide_connection_registry(state: State) -> ConnectionRegistry:
-    """Dependency: the app's one ``ConnectionRegistry``, from the app state."""
-    registry = state[REGISTRY_STATE_KEY]
-    if not isinstance(registry, ConnectionRegistry):
-        raise TypeError(f"app state {REGISTRY_STATE_KEY!r} holds {registry!r}, not a registry")
-    return registry
