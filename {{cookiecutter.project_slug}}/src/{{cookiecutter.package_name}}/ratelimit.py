@@ -27,18 +27,24 @@ class MessageBudget:
         self.tokens = self.burst
 
     def take(self, now: float | None = None) -> bool:
-        """Spend one message from the budget; False if there is none left (runs per message)."""
+        """Spend one message from the budget; False if there is none left (runs per message).
+
+        The budget is refilled only once it runs dry, so the common case reads no clock. That
+        grants what a bucket refilled on every message grants: at most ``burst`` at once, and
+        ``per_second`` on average.
+        """
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
         if now is None:
             now = monotonic()
-        tokens = self.tokens + (now - self.refilled_at) * self.per_second
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled_at) * self.per_second)
         self.refilled_at = now
-        if tokens >= self.burst:
-            tokens = self.burst
+        if self.tokens >= self.burst:
             self.over_limit_since = None  # a full budget again: the client has calmed down
-        if tokens >= 1:
-            self.tokens = tokens - 1
+        if self.tokens >= 1:
+            self.tokens -= 1
             return True
-        self.tokens = tokens
         return False
 
     def over_limit_too_long(self) -> bool:
