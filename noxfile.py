@@ -24,6 +24,7 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 CHOICES = json.loads((ROOT / "cookiecutter.json").read_text())
 SUPPORTED_PYTHONS: list[str] = CHOICES["python_version"]
 DEFAULT_PYTHON = SUPPORTED_PYTHONS[0]
+OLDEST_PYTHON = min(SUPPORTED_PYTHONS, key=lambda version: tuple(map(int, version.split("."))))
 TEMPLATE_REPOSITORY_PYTHON = ["noxfile.py", "hooks", "tests"]
 
 # Answers that a careless or creative user might give, and that must still bake a clean project.
@@ -36,7 +37,8 @@ AWKWARD_ANSWERS = {
     "package_name": "chat_service_with_a_forty_character_name",
 }
 
-# One option changed at a time, plus the defaults: the full product grows too fast.
+# One option changed at a time, plus the defaults and one set with everything on: the full
+# product grows too fast.
 OPTION_SETS = [
     nox.param(DEFAULT_PYTHON, {}, id="defaults"),
     *(
@@ -46,6 +48,12 @@ OPTION_SETS = [
     ),
     nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, id="auth-jwt"),
     nox.param(DEFAULT_PYTHON, {"broadcast": "redis"}, id="broadcast-redis"),
+    # Every option on, on the oldest Python: the options' code paths meet its conditionals.
+    nox.param(
+        OLDEST_PYTHON,
+        {"auth": "jwt", "broadcast": "redis", "python_version": OLDEST_PYTHON},
+        id="everything",
+    ),
     nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, id="awkward-answers"),
 ]
 
