@@ -18,6 +18,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection as SyncClientConnection
+from websockets.sync.client import connect as connect_sync
 from websockets.typing import Origin
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
@@ -186,6 +188,19 @@ def open_client(
         },
 {% else %}
         additional_headers=headers,
+{% endif %}
+    )
+
+
+def open_sync_client(server: ServerProcess, max_size: int | None = 2**20) -> SyncClientConnection:
+    """A blocking client for ``server`` (for tests driven by hypothesis, which is not async)."""
+    return connect_sync(
+        server.ws_url,
+        open_timeout=RECEIVE_TIMEOUT,
+        compression=None,
+        max_size=max_size,
+{% if cookiecutter.auth == "jwt" %}
+        additional_headers=AUTH_HEADERS,
 {% endif %}
     )
 
