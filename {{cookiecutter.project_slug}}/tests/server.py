@@ -17,7 +17,7 @@ from typing import IO, Any
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection as SyncClientConnection
 from websockets.sync.client import connect as connect_sync
 from websockets.typing import Origin
@@ -190,6 +190,16 @@ def open_client(
         additional_headers=headers,
 {% endif %}
     )
+
+
+async def refused_status(
+    server: ServerProcess, origin: str | None = None, headers: Mapping[str, str] | None = None
+) -> int:
+    """The HTTP status of a handshake the server refuses; fails the test if it is accepted."""
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_client(server, headers, origin):
+            pass
+    return refused.value.response.status_code
 
 
 def open_sync_client(server: ServerProcess, max_size: int | None = 2**20) -> SyncClientConnection:

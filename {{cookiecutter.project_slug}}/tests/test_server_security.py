@@ -17,18 +17,11 @@ from .server import (
     echo,
     open_client,
     receive,
+    refused_status,
 )
 from .support import RECEIVE_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.server
-
-
-async def refused_status(server: ServerProcess, origin: str | None = None) -> int:
-    """The HTTP status of a handshake the server refuses; fails the test if it is accepted."""
-    with pytest.raises(InvalidStatus) as refused:
-        async with open_client(server, origin=origin):
-            pass
-    return refused.value.response.status_code
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://localhost:1"])

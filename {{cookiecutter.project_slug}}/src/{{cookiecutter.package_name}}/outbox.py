@@ -45,7 +45,7 @@ class Outbox:
 
     async def stop(self) -> None:
         """Stop forwarding and drop what is queued; safe to call twice, or before ``start``."""
-        self._shed = True
+        self._shed = True  # like a shed client: no broadcast is queued for it any more
         if self._forwarder is not None:
             self._forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
