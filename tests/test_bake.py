@@ -11,7 +11,7 @@ import yaml
 
 from .conftest import ROOT, read_pyproject, rendered_files
 
-# "${{ ... }}" is GitHub Actions syntax, rendered on purpose from {% raw %} blocks.
+# "${{ ... }}" is GitHub Actions syntax, rendered on purpose from string literals.
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
 
 EXPECTED_FILES = [
@@ -129,7 +129,7 @@ def test_no_template_syntax_is_left_in_any_file(cookies: Any) -> None:
     assert leftovers == {}
 
 
-@pytest.mark.parametrize("version", ["3.10", "3.12"])
+@pytest.mark.parametrize("version", ["3.11", "3.12"])
 def test_template_tags_leave_no_stray_blank_lines(cookies: Any, version: str) -> None:
     """{% %} lines vanish without leaving blank or blank-looking lines behind."""
     project = bake_ok(cookies, python_version=version)
@@ -161,32 +161,61 @@ def test_slug_and_package_derive_from_project_name(
     assert (project / "src" / package / "listener.py").is_file()
 
 
-@pytest.mark.parametrize("version", ["3.10", "3.11", "3.12", "3.13"])
-def test_python_version_sets_floor_and_tool_targets(cookies: Any, version: str) -> None:
-    """The chosen Python version is the floor, and ruff and mypy target it."""
+SUPPORTED_FROM = {
+    "3.11": ["3.11", "3.12", "3.13", "3.14"],
+    "3.12": ["3.12", "3.13", "3.14"],
+    "3.13": ["3.13", "3.14"],
+}
+
+
+def test_python_choices_are_the_supported_cpython_versions() -> None:
+    """Offered: every CPython version still supported upstream, 3.14 being the newest."""
+    choices = json.loads((ROOT / "cookiecutter.json").read_text())
+    assert sorted(choices["python_version"]) == sorted(SUPPORTED_FROM)
+    assert choices["_newest_python"] == "3.14"
+
+
+@pytest.mark.parametrize(("version", "supported"), SUPPORTED_FROM.items())
+def test_python_version_sets_floor_and_tool_targets(
+    cookies: Any, version: str, supported: list[str]
+) -> None:
+    """The chosen Python version is the floor, ruff and mypy target it, classifiers list the rest."""
     project = bake_ok(cookies, python_version=version)
     pyproject = read_pyproject(project)
 
     assert pyproject["project"]["requires-python"] == f">={version}"
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
     assert pyproject["tool"]["mypy"]["python_version"] == version
+    classifiers = pyproject["project"]["classifiers"]
+    assert [c.rpartition(" :: ")[2] for c in classifiers if c.count(".") == 1] == supported
 
 
-@pytest.mark.parametrize(
-    ("version", "tested_versions"),
-    [("3.10", ["3.10", "3.11", "3.12", "3.13"]), ("3.12", ["3.12", "3.13"]), ("3.13", ["3.13"])],
-)
+@pytest.mark.parametrize(("version", "supported"), SUPPORTED_FROM.items())
+def test_nox_sessions_ask_for_the_supported_versions(
+    cookies: Any, version: str, supported: list[str]
+) -> None:
+    """Generated nox sessions name their Pythons, and a missing one is an error, never a skip."""
+    project = bake_ok(cookies, python_version=version)
+
+    noxfile = (project / "noxfile.py").read_text()
+    listed = re.search(r"^PYTHON_VERSIONS = \[\n(.*?)^\]", noxfile, re.MULTILINE | re.DOTALL)
+    assert listed is not None
+    assert re.findall(r'"(3\.\d+)"', listed.group(1)) == supported
+    assert "nox.options.error_on_missing_interpreters = True" in noxfile
+
+
+@pytest.mark.parametrize(("version", "supported"), SUPPORTED_FROM.items())
 def test_github_workflow_tests_every_supported_version(
-    cookies: Any, version: str, tested_versions: list[str]
+    cookies: Any, version: str, supported: list[str]
 ) -> None:
     """The generated CI runs nox on the chosen Python version and every newer one."""
     project = bake_ok(cookies, python_version=version)
 
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     job = workflow["jobs"]["nox"]
-    assert job["strategy"]["matrix"]["python-version"] == tested_versions
+    assert job["strategy"]["matrix"]["python-version"] == supported
     commands = [step["run"] for step in job["steps"] if "run" in step]
-    assert commands[-1] == "python -m nox --force-python ${{ matrix.python-version }}"
+    assert commands[-1] == "uvx nox -p ${{ matrix.python-version }}"
 
 
 def test_websocket_path_is_served_where_asked(cookies: Any) -> None:

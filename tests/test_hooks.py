@@ -123,7 +123,7 @@ def test_valid_answers_pass_the_hook(cookies: Any) -> None:
             "project_slug": "a1-b2",
             "author_email": "first.last+tag@sub.example.org",
             "websocket_path": "/",
-            "python_version": "3.10",
+            "python_version": "3.11",
         }
     )
 

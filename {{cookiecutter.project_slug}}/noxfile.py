@@ -1,22 +1,38 @@
-"""Project tasks: ``nox`` runs them all; ``nox -s tests -- -k echo`` passes arguments on."""
+"""Project tasks: ``nox`` runs tests on every supported Python, lint and typecheck.
+
+``nox -p {{ cookiecutter.python_version }}`` runs them on one version only; ``nox -s tests-{{ cookiecutter.python_version }} -- -k echo`` passes
+arguments on to pytest.
+"""
 
 import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests", "lint", "typecheck"]
+# A Python version that cannot be found (nor downloaded by uv) fails the run, naming the
+# version; nox's default outside CI would skip the session and still exit 0.
+nox.options.error_on_missing_interpreters = True
+
+# Every CPython version the project supports: from requires-python in pyproject.toml to the
+# newest release. Checks that need only one run on the oldest.
+PYTHON_VERSIONS = [
+{% for minor in range(cookiecutter.python_version.split(".")[1]|int, cookiecutter._newest_python.split(".")[1]|int + 1) %}
+    "3.{{ minor }}",
+{% endfor %}
+]
+OLDEST_PYTHON = PYTHON_VERSIONS[0]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
-@nox.session
+@nox.session(python=PYTHON_VERSIONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("pytest", *session.posargs)
 
 
-@nox.session
+@nox.session(python=OLDEST_PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
@@ -24,15 +40,15 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check")
 
 
-@nox.session
-def bench(session: nox.Session) -> None:
-    """Benchmark against a raw ASGI app and a bare listener (``-- --help`` for options)."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "bench"))
-    session.run("python", "bench/run.py", *session.posargs)
-
-
-@nox.session
+@nox.session(python=OLDEST_PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, its tests and the benchmark with mypy --strict."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "typecheck"))
     session.run("mypy", *session.posargs)
+
+
+@nox.session(python=OLDEST_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmark against a raw ASGI app and a bare listener (``-- --help`` for options)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "bench/run.py", *session.posargs)

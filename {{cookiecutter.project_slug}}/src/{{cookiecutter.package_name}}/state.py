@@ -14,11 +14,7 @@ access: fine once per connection, too slow once per message.)
 """
 
 from dataclasses import dataclass, field
-{% if cookiecutter.python_version == "3.10" %}
-from datetime import datetime, timezone
-{% else %}
 from datetime import UTC, datetime
-{% endif %}
 from typing import Any
 from uuid import uuid4
 
@@ -38,11 +34,7 @@ def new_connection_id() -> str:
 
 
 def _utc_now() -> datetime:
-{% if cookiecutter.python_version == "3.10" %}
-    return datetime.now(timezone.utc)
-{% else %}
     return datetime.now(UTC)
-{% endif %}
 
 
 @dataclass(slots=True, kw_only=True)
