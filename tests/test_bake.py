@@ -179,7 +179,7 @@ def test_python_choices_are_the_supported_cpython_versions() -> None:
 def test_python_version_sets_floor_and_tool_targets(
     cookies: Any, version: str, supported: list[str]
 ) -> None:
-    """The chosen Python version is the floor, ruff and mypy target it, classifiers list the rest."""
+    """The chosen version is the floor, ruff and mypy target it, classifiers list it and newer."""
     project = bake_ok(cookies, python_version=version)
     pyproject = read_pyproject(project)
 
