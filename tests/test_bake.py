@@ -15,8 +15,10 @@ from .conftest import ROOT, read_pyproject, rendered_files
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
 
 EXPECTED_FILES = [
+    ".github/dependabot.yml",
     ".github/workflows/ci.yml",
     ".gitignore",
+    ".pre-commit-config.yaml",
     "README.md",
     "bench/__init__.py",
     "bench/baselines.py",
