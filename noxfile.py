@@ -133,3 +133,57 @@ def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
         bench_json = Path(output_dir) / "bench-smoke.json"
         session.run(*nox_in_project, "-s", "bench", "--", "--smoke", f"--json={bench_json}")
         session.chdir(ROOT)
+    # Once per run, however many option sets ran: a project baked earlier must update cleanly.
+    session.notify("update-path")
+
+
+# An earlier commit of this repository: a project baked from it must update to the current
+# commit without conflicts. Move it forward now and then (never past a commit users baked from).
+UPDATE_FROM = "237941f5a0fd38821ee264dd390226dc899f6cca"
+# A user's own edits, made before the update; the update must keep them.
+USER_MODULE = '"""The user's own module: template updates leave it alone."""\n\nROOMS: set[str] = set()\n'
+USER_FIELD = "    nickname: str | None = None  # added by the user\n"
+
+
+@nox.session(name="update-path", python=DEFAULT_PYTHON)
+def update_path(session: nox.Session) -> None:
+    """Bake UPDATE_FROM with cruft, customize it, update it to HEAD; the suite must stay green.
+
+    Works on a local clone (no network) and on committed work only: commit before running it.
+    """
+    session.install("cruft>=2.15", "cookiecutter>=2.6", "nox[uv]>=2025.2.9")
+    git = ["git", "-c", "user.name=update-path", "-c", "user.email=update-path@example.com"]
+    head = session.run("git", "rev-parse", "HEAD", external=True, silent=True)
+    assert isinstance(head, str)
+    with tempfile.TemporaryDirectory(prefix="update-path-") as work:
+        template = Path(work) / "template"
+        session.run(*git, "clone", "--quiet", str(ROOT), str(template), external=True)
+        session.run(
+            *("cruft", "create", str(template), "--checkout", UPDATE_FROM, "--no-input"),
+            *("--output-dir", str(Path(work) / "baked")),
+        )
+        (project,) = (Path(work) / "baked").iterdir()
+        session.chdir(project)
+        package = project / "src" / project.name.replace("-", "_")
+        (package / "rooms.py").write_text(USER_MODULE)
+        state = package / "state.py"
+        state.write_text(
+            state.read_text().replace(
+                "    messages_received: int = 0\n", "    messages_received: int = 0\n" + USER_FIELD
+            )
+        )
+        session.run(*git, "init", "--quiet", external=True)
+        session.run(*git, "add", "--all", external=True)
+        session.run(*git, "commit", "--quiet", "-m", "baked and customized", external=True)
+
+        session.run("cruft", "update", "--checkout", head.strip(), "--skip-apply-ask", "-y")
+
+        rejected = sorted(str(path.relative_to(project)) for path in project.rglob("*.rej"))
+        conflicted = session.run(*git, "grep", "-l", "-e", "^<<<<<<< ", external=True, silent=True, success_codes=[0, 1])
+        if rejected or conflicted:
+            session.error(f"the update did not apply cleanly: {rejected} {conflicted}")
+        if USER_FIELD not in state.read_text() or not (package / "rooms.py").is_file():
+            session.error("the update lost the user's own edits")
+        session.run("cruft", "check")
+        session.run("nox", "--python", str(session.python))
+        session.chdir(ROOT)
