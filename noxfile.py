@@ -141,7 +141,7 @@ def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
 # commit without conflicts. Move it forward now and then (never past a commit users baked from).
 UPDATE_FROM = "237941f5a0fd38821ee264dd390226dc899f6cca"
 # A user's own edits, made before the update; the update must keep them.
-USER_MODULE = '"""The user's own module: template updates leave it alone."""\n\nROOMS: set[str] = set()\n'
+USER_MODULE = '"""A module of the user\'s own: template updates leave it alone."""\n\nROOMS: set[str] = set()\n'
 USER_FIELD = "    nickname: str | None = None  # added by the user\n"
 
 
@@ -179,7 +179,9 @@ def update_path(session: nox.Session) -> None:
         session.run("cruft", "update", "--checkout", head.strip(), "--skip-apply-ask", "-y")
 
         rejected = sorted(str(path.relative_to(project)) for path in project.rglob("*.rej"))
-        conflicted = session.run(*git, "grep", "-l", "-e", "^<<<<<<< ", external=True, silent=True, success_codes=[0, 1])
+        conflicted = session.run(
+            *git, "grep", "-l", "-e", "^<<<<<<< ", external=True, silent=True, success_codes=[0, 1]
+        )
         if rejected or conflicted:
             session.error(f"the update did not apply cleanly: {rejected} {conflicted}")
         if USER_FIELD not in state.read_text() or not (package / "rooms.py").is_file():
