@@ -61,14 +61,16 @@ OPTION_SETS = [
 ]
 
 
-def bake(session: nox.Session, answers: dict[str, str], output_dir: Path) -> Path:
-    """Bake the template with ``answers`` into ``output_dir``; return the project folder."""
+def bake(
+    session: nox.Session, answers: dict[str, str], output_dir: Path, template: Path = ROOT
+) -> Path:
+    """Bake ``template`` with ``answers`` into ``output_dir``; return the project folder."""
     session.run(
         "cookiecutter",
         "--no-input",
         "--output-dir",
         str(output_dir),
-        str(ROOT),
+        str(template),
         *(f"{name}={value}" for name, value in answers.items()),
     )
     (project_dir,) = output_dir.iterdir()
@@ -141,8 +143,20 @@ def bake_and_test(session: nox.Session, answers: dict[str, str]) -> None:
 # commit without conflicts. Move it forward now and then (never past a commit users baked from).
 UPDATE_FROM = "237941f5a0fd38821ee264dd390226dc899f6cca"
 # A user's own edits, made before the update; the update must keep them.
-USER_MODULE = '"""A module of the user\'s own: template updates leave it alone."""\n\nROOMS: set[str] = set()\n'
+USER_MODULE = (
+    '"""A module of the user\'s own: template updates leave it alone."""\n\n'
+    "ROOMS: set[str] = set()\n"
+)
 USER_FIELD = "    nickname: str | None = None  # added by the user\n"
+
+
+def files_of(project: Path) -> set[str]:
+    """The project's files, relative to it, without git's own."""
+    return {
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
 
 
 @nox.session(name="update-path", python=DEFAULT_PYTHON)
@@ -153,8 +167,16 @@ def update_path(session: nox.Session) -> None:
     """
     session.install("cruft>=2.15", "cookiecutter>=2.6", "nox[uv]>=2025.2.9")
     git = ["git", "-c", "user.name=update-path", "-c", "user.email=update-path@example.com"]
-    head = session.run("git", "rev-parse", "HEAD", external=True, silent=True)
-    assert isinstance(head, str)
+    head = str(session.run("git", "rev-parse", "HEAD", external=True, silent=True)).strip()
+    if (
+        session.run(
+            *("git", "cat-file", "-e", f"{UPDATE_FROM}^{{commit}}"),
+            external=True,
+            success_codes=[0, 128],
+        )
+        is not True
+    ):
+        session.error(f"commit {UPDATE_FROM} is not in this clone: fetch the full history")
     with tempfile.TemporaryDirectory(prefix="update-path-") as work:
         template = Path(work) / "template"
         session.run(*git, "clone", "--quiet", str(ROOT), str(template), external=True)
@@ -165,7 +187,8 @@ def update_path(session: nox.Session) -> None:
         (project,) = (Path(work) / "baked").iterdir()
         session.chdir(project)
         package = project / "src" / project.name.replace("-", "_")
-        (package / "rooms.py").write_text(USER_MODULE)
+        rooms = package / "rooms.py"
+        rooms.write_text(USER_MODULE)
         state = package / "state.py"
         state.write_text(
             state.read_text().replace(
@@ -176,7 +199,7 @@ def update_path(session: nox.Session) -> None:
         session.run(*git, "add", "--all", external=True)
         session.run(*git, "commit", "--quiet", "-m", "baked and customized", external=True)
 
-        session.run("cruft", "update", "--checkout", head.strip(), "--skip-apply-ask", "-y")
+        session.run("cruft", "update", "--checkout", head, "--skip-apply-ask", "-y")
 
         rejected = sorted(str(path.relative_to(project)) for path in project.rglob("*.rej"))
         conflicted = session.run(
@@ -184,8 +207,19 @@ def update_path(session: nox.Session) -> None:
         )
         if rejected or conflicted:
             session.error(f"the update did not apply cleanly: {rejected} {conflicted}")
-        if USER_FIELD not in state.read_text() or not (package / "rooms.py").is_file():
+        if USER_FIELD not in state.read_text() or not rooms.is_file():
             session.error("the update lost the user's own edits")
         session.run("cruft", "check")
+        # Updated = baked afresh from HEAD, apart from the user's edits and cruft's own record.
+        fresh = bake(session, {}, Path(work) / "fresh", template)
+        user_edits = {".cruft.json", *(str(path.relative_to(project)) for path in (state, rooms))}
+        differing = files_of(project) ^ files_of(fresh)
+        differing |= {
+            name
+            for name in files_of(project) & files_of(fresh)
+            if (project / name).read_bytes() != (fresh / name).read_bytes()
+        }
+        if differing - user_edits:
+            session.error(f"updated project differs from a fresh bake: {sorted(differing)}")
         session.run("nox", "--python", str(session.python))
         session.chdir(ROOT)
