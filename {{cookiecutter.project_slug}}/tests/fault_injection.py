@@ -4,19 +4,17 @@ Run as ``python -m tests.fault_injection`` from the project root, configured by 
 environment variables as the service itself.
 """
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 from unittest.mock import patch
 
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.__main__ import serve
-from {{ cookiecutter.package_name }}.messages import (
-    ClientMessage,
-    Echo,
-    ServerMessage,
-    Welcome,
-)
+from {{ cookiecutter.package_name }}.messages import Echo, Welcome
 from {{ cookiecutter.package_name }}.settings import Settings
 
 FAULT_TEXT = "please raise an injected fault"
@@ -25,23 +23,52 @@ FAULT_TEXT = "please raise an injected fault"
 ACCEPT_FAULT_VARIABLE = "INJECT_ACCEPT_FAULT"
 """Set to 1 to make every on_accept fail after it registered the connection."""
 
-_real_reply_to = listener.reply_to
+
+class InjectedFaultError(RuntimeError):
+    """The fault these helpers inject; a test that expects it can tell it from a real bug."""
 
 
-async def reply_to_with_fault(message: ClientMessage, *args: Any) -> ServerMessage | None:
-    """``reply_to``, except that an echo of ``FAULT_TEXT`` raises."""
-    if isinstance(message, Echo) and message.text == FAULT_TEXT:
-        raise RuntimeError("injected fault in message handling")
-    return await _real_reply_to(message, *args)
+def _is_fault_trigger(arguments: tuple[Any, ...], keywords: dict[str, Any]) -> bool:
+    return any(
+        isinstance(argument, Echo) and argument.text == FAULT_TEXT
+        for argument in (*arguments, *keywords.values())
+    )
 
 
-def failing_welcome(connection_id: str) -> Welcome:
-    raise RuntimeError("injected fault in on_accept, after registration")
+def raising_on_fault_text(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, but raising ``InjectedFaultError`` when it is given an echo of FAULT_TEXT.
+
+    It looks for that message among all the arguments, whatever their names and order, and
+    keeps ``function`` sync or async: change ``reply_to``'s signature and the faults still work.
+    """
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def async_with_fault(*arguments: Any, **keywords: Any) -> Any:
+            if _is_fault_trigger(arguments, keywords):
+                raise InjectedFaultError("injected fault in message handling")
+            return await function(*arguments, **keywords)
+
+        return async_with_fault
+
+    @functools.wraps(function)
+    def with_fault(*arguments: Any, **keywords: Any) -> Any:
+        if _is_fault_trigger(arguments, keywords):
+            raise InjectedFaultError("injected fault in message handling")
+        return function(*arguments, **keywords)
+
+    return with_fault
+
+
+def failing_welcome(*arguments: Any, **keywords: Any) -> Welcome:
+    raise InjectedFaultError("injected fault in on_accept, after registration")
 
 
 def main() -> None:
     with ExitStack() as faults:
-        faults.enter_context(patch.object(listener, "reply_to", reply_to_with_fault))
+        faults.enter_context(
+            patch.object(listener, "reply_to", raising_on_fault_text(listener.reply_to))
+        )
         if os.environ.get(ACCEPT_FAULT_VARIABLE) == "1":
             faults.enter_context(patch.object(listener, "Welcome", failing_welcome))
         serve(Settings.from_env())

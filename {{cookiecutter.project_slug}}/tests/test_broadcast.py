@@ -16,9 +16,9 @@ from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY, Connect
 
 {% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
-from .support import TEST_SETTINGS, connect, live_connections, receive, wait_until
+from .support import ABRUPT_DROP, TEST_SETTINGS, connect, live_connections, receive, wait_until
 {% else %}
-from .support import connect, live_connections, receive, wait_until
+from .support import ABRUPT_DROP, connect, live_connections, receive, wait_until
 {% endif %}
 {% if cookiecutter.broadcast == "redis" %}
 
@@ -93,7 +93,7 @@ def test_broadcast_with_a_bad_field_gets_an_error_and_reaches_no_one(
     assert next_for_receiver == {"type": "pong"}
 
 
-@pytest.mark.parametrize("close_code", [1000, 1006], ids=["close", "abrupt drop"])
+@pytest.mark.parametrize("close_code", [1000, ABRUPT_DROP], ids=["close", "abrupt drop"])
 def test_per_connection_parts_are_gone_after_the_connection(
     app: Litestar, client: TestClient[Litestar], close_code: int
 ) -> None:

@@ -8,10 +8,17 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import listener
-from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
 from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY
 
-from .support import RECEIVE_TIMEOUT, connect, live_connections, receive, wait_until
+from .fault_injection import FAULT_TEXT, InjectedFaultError, raising_on_fault_text
+from .support import (
+    ABRUPT_DROP,
+    RECEIVE_TIMEOUT,
+    connect,
+    live_connections,
+    receive,
+    wait_until,
+)
 
 
 def test_health_counts_open_connections(client: TestClient[Litestar]) -> None:
@@ -30,7 +37,9 @@ def test_health_counts_open_connections(client: TestClient[Litestar]) -> None:
     assert (health["status"], health["connections"]) == ("ok", 0)
 
 
-@pytest.mark.parametrize("close_code", [1000, 1001, 1006], ids=["normal", "going-away", "abrupt"])
+@pytest.mark.parametrize(
+    "close_code", [1000, 1001, ABRUPT_DROP], ids=["normal", "going-away", "abrupt"]
+)
 def test_connection_released_after_close(
     app: Litestar, client: TestClient[Litestar], close_code: int
 ) -> None:
@@ -48,24 +57,24 @@ def test_connection_released_after_close(
 
 
 def test_connection_released_after_handler_error(
-    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An exception while handling a message closes that connection with 1011 and releases it."""
-
-    async def broken_reply_to(message: ClientMessage, *args: Any) -> ServerMessage | None:
-        raise RuntimeError("injected handler fault")
-
-    monkeypatch.setattr(listener, "reply_to", broken_reply_to)
+    monkeypatch.setattr(listener, "reply_to", raising_on_fault_text(listener.reply_to))
 
     with connect(client) as ws:
         receive(ws)
         assert live_connections(client) == 1
-        ws.send_json({"type": "echo", "text": "boom"})
+        ws.send_json({"type": "echo", "text": FAULT_TEXT})
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json(timeout=RECEIVE_TIMEOUT)
 
     assert closed.value.code == 1011
     assert wait_until(lambda: live_connections(client) == 0)
+    # The fault this test injects, logged once; not some other error that also gives 1011.
+    (failure,) = [record for record in caplog.records if record.exc_info]
+    assert failure.exc_info is not None
+    assert isinstance(failure.exc_info[1], InjectedFaultError)
 
 
 def test_failed_accept_leaves_no_registration(

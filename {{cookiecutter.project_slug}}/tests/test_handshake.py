@@ -16,9 +16,10 @@ from litestar.testing import TestClient
 from {{ cookiecutter.package_name }} import handshake, listener
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.handshake import HandshakePolicy, parse_origin
-from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
 
+from .fault_injection import FAULT_TEXT, raising_on_fault_text
 from .support import (
+    ABRUPT_DROP,
     RECEIVE_TIMEOUT,
     TEST_SETTINGS,
     connect,
@@ -147,7 +148,7 @@ def test_connection_over_the_cap_is_refused_until_one_closes(
             assert receive(third)["type"] == "welcome"
 
 
-@pytest.mark.parametrize("close_code", [1000, 1006], ids=["close", "abrupt drop"])
+@pytest.mark.parametrize("close_code", [1000, ABRUPT_DROP], ids=["close", "abrupt drop"])
 def test_cap_slot_comes_back_after_every_kind_of_end(
     capped_app: Litestar, capped_client: TestClient[Litestar], close_code: int
 ) -> None:
@@ -165,18 +166,15 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
     capped_app: Litestar, capped_client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A handler error and a failed on_accept give the slot back too."""
-
-    async def broken_reply_to(message: ClientMessage, *args: Any) -> ServerMessage | None:
-        raise RuntimeError("injected handler fault")
-
     with monkeypatch.context() as patched:
-        patched.setattr(listener, "reply_to", broken_reply_to)
+        patched.setattr(listener, "reply_to", raising_on_fault_text(listener.reply_to))
         for _ in range(3):
             with connect(capped_client) as ws:
                 receive(ws)
-                ws.send_json({"type": "echo", "text": "boom"})
-                with pytest.raises(WebSocketDisconnect):
+                ws.send_json({"type": "echo", "text": FAULT_TEXT})
+                with pytest.raises(WebSocketDisconnect) as closed:
                     ws.receive_json(timeout=RECEIVE_TIMEOUT)
+            assert closed.value.code == 1011  # the injected fault, not some other failure
             assert slots_freed(capped_app)
 
     async def failing_send_json(socket: WebSocket[Any, Any, Any], *args: object) -> None:

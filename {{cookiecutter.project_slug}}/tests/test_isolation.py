@@ -86,8 +86,6 @@ def test_interleaved_echoes_count_per_connection(client: TestClient[Litestar]) -
                 "count": expected_counts[name],
             }
 
-    assert expected_counts == {"first": 4, "second": 2}
-
 
 def test_new_connection_starts_from_zero(client: TestClient[Litestar]) -> None:
     """A connection opened after another one closed inherits none of its state."""

@@ -1,19 +1,24 @@
 """Settings come from environment variables, and a bad value names its variable."""
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from litestar import Litestar
+
+from {{ cookiecutter.package_name }}.__main__ import uvicorn_config
 from {{ cookiecutter.package_name }}.settings import (
     ENV_PREFIX,
     Settings,
     SettingsError,
 )
-{% if cookiecutter.auth == "jwt" %}
 
-from .support import TEST_JWT_SECRET
+{% if cookiecutter.auth == "jwt" %}
+from .support import TEST_JWT_SECRET, TEST_SETTINGS
 
 REQUIRED = {f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET}
 """The variables without a default."""
 {% else %}
+from .support import TEST_SETTINGS
 
 REQUIRED: dict[str, str] = {}
 """The variables without a default: none."""
@@ -137,3 +142,23 @@ def test_jwt_secret_is_required_and_long(environ: dict[str, str], problem: str) 
 
     assert all(secret not in str(error.value) for secret in environ.values())
 {% endif %}
+
+
+def test_uvicorn_applies_the_server_side_settings() -> None:
+    """Frame size limit, keepalive pings and shutdown grace period live in uvicorn, not the app:
+    ``python -m`` hands each of them over (a dropped one would fall back to uvicorn's default)."""
+    settings = replace(
+        TEST_SETTINGS,
+        host="127.0.0.2",
+        port=9001,
+        max_message_size=1234,
+        ping_interval=2.5,
+        ping_timeout=1.5,
+        shutdown_timeout=3,
+    )
+
+    config = uvicorn_config(settings, Litestar())
+
+    assert (config.host, config.port) == ("127.0.0.2", 9001)
+    assert (config.ws_max_size, config.ws_ping_interval, config.ws_ping_timeout) == (1234, 2.5, 1.5)
+    assert config.timeout_graceful_shutdown == 3

@@ -27,9 +27,9 @@ from .auth import mint_token
 from .settings import Settings, SettingsError
 
 
-def serve(settings: Settings, app: Litestar | None = None) -> None:
-    """Run ``app`` (by default ``create_app(settings)``) until SIGINT or SIGTERM."""
-    uvicorn.run(
+def uvicorn_config(settings: Settings, app: Litestar | None = None) -> uvicorn.Config:
+    """uvicorn's configuration for ``app`` (by default ``create_app(settings)``)."""
+    return uvicorn.Config(
         app or create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -40,6 +40,11 @@ def serve(settings: Settings, app: Litestar | None = None) -> None:
         # bounds the wait for their on_disconnect hooks to finish.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+
+
+def serve(settings: Settings, app: Litestar | None = None) -> None:
+    """Run ``app`` (by default ``create_app(settings)``) until SIGINT or SIGTERM."""
+    uvicorn.Server(uvicorn_config(settings, app)).run()
 
 
 def settings_or_exit() -> Settings:

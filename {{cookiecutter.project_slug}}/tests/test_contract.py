@@ -1,0 +1,92 @@
+"""What the listener promises to whoever customizes it, checked so an edit cannot quietly break it.
+
+Each test here exists for a mistake that passes every functional test: the service still works,
+only slower, less safely or by luck.
+"""
+
+import inspect
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.connection.base import ASGIConnection
+from litestar.testing import TestClient
+
+from {{ cookiecutter.package_name }} import listener
+from {{ cookiecutter.package_name }}.listener import ConnectionListener
+from {{ cookiecutter.package_name }}.messages import EchoReply
+from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
+from {{ cookiecutter.package_name }}.state import provide_connection_state
+
+from .support import TEST_SETTINGS, connect, receive
+from .test_isolation import bare_socket
+
+
+@pytest.mark.parametrize("hook", ["on_accept", "on_receive", "on_disconnect"])
+def test_every_hook_is_a_coroutine_function(hook: str) -> None:
+    """A plain ``def`` hook would still work, but Litestar would run it in a worker thread on
+    every call (a thread hop per message) and it could not await the outbox."""
+    assert inspect.iscoroutinefunction(getattr(ConnectionListener, hook))
+
+
+def test_a_message_without_a_reply_sends_nothing(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reply_to`` returns None for "no reply"; no ``null`` frame is sent in its place."""
+    real_reply_to = listener.reply_to
+
+    async def reply_to_leaving_echoes_unanswered(*arguments: Any, **keywords: Any) -> Any:
+        reply = await real_reply_to(*arguments, **keywords)
+        return None if isinstance(reply, EchoReply) else reply
+
+    monkeypatch.setattr(listener, "reply_to", reply_to_leaving_echoes_unanswered)
+    with connect(client) as ws:
+        receive(ws)
+        ws.send_json({"type": "echo", "text": "no answer to this"})
+        ws.send_json({"type": "ping"})
+        after_the_echo = receive(ws)
+
+    assert after_the_echo == {"type": "pong"}
+
+
+def test_messages_do_not_read_the_scope_state(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handlers get ConnectionState from the dependency, resolved once per connection.
+    ``socket.state`` builds a new State wrapper on every read: fine once, not once a message."""
+    reads = 0
+    scope_state = ASGIConnection.state
+
+    def counted_state(self: ASGIConnection[Any, Any, Any, Any]) -> Any:
+        nonlocal reads
+        reads += 1
+        return scope_state.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(ASGIConnection, "state", property(counted_state))
+    with connect(client) as ws:
+        receive(ws)
+        reads_for_the_connection = reads
+        for index in range(20):
+            ws.send_json({"type": "echo", "text": str(index)})
+            assert receive(ws)["count"] == index + 1
+
+    assert reads == reads_for_the_connection
+
+
+def test_registry_forgets_a_connection_twice_harmlessly() -> None:
+    """on_disconnect may run twice for one connection (a failed on_accept releases it itself)."""
+    registry = ConnectionRegistry()
+{% if cookiecutter.auth == "jwt" %}
+    kept, dropped = (provide_connection_state(bare_socket(user), TEST_SETTINGS) for user in "ab")
+{% else %}
+    kept, dropped = (provide_connection_state(bare_socket(), TEST_SETTINGS) for _ in "ab")
+{% endif %}
+    registry.add(kept)
+    registry.add(dropped)
+
+    registry.discard(dropped)
+    registry.discard(dropped)
+
+    assert len(registry) == 1
+    assert kept.connection_id in registry
+    assert dropped.connection_id not in registry
