@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 import pytest
-from websockets.sync.client import ClientConnection as SyncClientConnection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.sync.client import ClientConnection as SyncClientConnection
 
 from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
 from {{ cookiecutter.package_name }}.settings import Settings
