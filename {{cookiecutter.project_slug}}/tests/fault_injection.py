@@ -4,7 +4,9 @@ Run as ``python -m tests.fault_injection`` from the project root, configured by 
 environment variables as the service itself.
 """
 
+import asyncio
 import functools
+import gc
 import inspect
 import os
 from collections.abc import Callable
@@ -12,10 +14,14 @@ from contextlib import ExitStack
 from typing import Any
 from unittest.mock import patch
 
+from litestar import get
+
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.__main__ import serve
+from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.messages import Echo, Welcome
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.state import ConnectionState
 
 FAULT_TEXT = "please raise an injected fault"
 """An echo of exactly this text raises inside message handling."""
@@ -64,6 +70,23 @@ def failing_welcome(*arguments: Any, **keywords: Any) -> Welcome:
     raise InjectedFaultError("injected fault in on_accept, after registration")
 
 
+LIVE_OBJECTS_PATH = "/test-only/live-objects"
+
+
+@get(LIVE_OBJECTS_PATH, sync_to_thread=False)
+def live_objects() -> dict[str, int]:
+    """What the server still holds: asyncio tasks, and ConnectionStates anywhere in memory.
+
+    Served by the test server only. After every connection has ended, a leaked connection shows
+    here exactly (its state, its forwarder task), where RSS would only hint at it.
+    """
+    gc.collect()
+    return {
+        "tasks": len(asyncio.all_tasks()),
+        "connection_states": sum(isinstance(item, ConnectionState) for item in gc.get_objects()),
+    }
+
+
 def main() -> None:
     with ExitStack() as faults:
         faults.enter_context(
@@ -71,7 +94,10 @@ def main() -> None:
         )
         if os.environ.get(ACCEPT_FAULT_VARIABLE) == "1":
             faults.enter_context(patch.object(listener, "Welcome", failing_welcome))
-        serve(Settings.from_env())
+        settings = Settings.from_env()
+        app = create_app(settings)
+        app.register(live_objects)
+        serve(settings, app)
 
 
 if __name__ == "__main__":

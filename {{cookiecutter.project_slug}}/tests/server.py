@@ -25,6 +25,7 @@ from websockets.typing import Origin
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
+from .fault_injection import LIVE_OBJECTS_PATH
 from .support import (
 {% if cookiecutter.auth == "jwt" %}
     AUTH_HEADERS,
@@ -79,6 +80,13 @@ class ServerProcess:
         count: int = self.health()["connections"]
         return count
 
+    def live_objects(self) -> dict[str, int]:
+        """Tasks and ConnectionStates the server holds (see ``fault_injection.live_objects``)."""
+        response = httpx.get(self.url + LIVE_OBJECTS_PATH, timeout=RECEIVE_TIMEOUT)
+        response.raise_for_status()
+        counts: dict[str, int] = response.json()
+        return counts
+
     def rss_bytes(self) -> int | None:
         """Resident memory of the server process; None where there is no Linux /proc."""
         status_path = Path(f"/proc/{self.process.pid}/status")
@@ -92,9 +100,11 @@ class ServerProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def check_tracebacks(self, log_start: int = 0) -> None:
-        """Fail unless the log from ``log_start`` on holds exactly the expected tracebacks."""
+        """Fail unless the log from ``log_start`` on holds exactly the expected tracebacks, and
+        asyncio reported no task destroyed while pending (a task that outlived its connection)."""
         log = self.log()[log_start:]
         assert log.count(TRACEBACK) == self.expected_tracebacks, log
+        assert "Task was destroyed but it is pending" not in log, log[-5000:]
 
     def terminate(self, timeout: float = 10.0) -> int:
         """Send SIGTERM, as a deployment does, and wait for the process to exit."""

@@ -1,0 +1,163 @@
+"""The generated suite does its job: it passes the README's customization and fails the classic bug.
+
+Each test bakes a project, edits it as a user would, and runs its own tests in an environment
+that uv makes from its pyproject.toml (on a Python version the project supports).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_bake import bake_ok
+
+ISOLATION_TEST = "tests/test_isolation.py::test_two_connections_get_independent_state"
+
+
+def run_in_project(
+    project: Path, *command: str, groups: tuple[str, ...] = ("test",)
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with ``uv run`` in the project's own environment, as its user would."""
+    uv = shutil.which("uv")
+    if uv is None:
+        message = "uv is needed to run a baked project's suite"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    # As in a user's shell: not inside nox's environment (nox points uv at it).
+    outside_nox = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "VIRTUAL_ENV"}
+    }
+    group_options = [option for group in groups for option in ("--group", group)]
+    return subprocess.run(
+        [uv, "run", "--quiet", "--no-default-groups", *group_options, *command],
+        cwd=project,
+        env=outside_nox,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def customization_snippets(readme: str) -> list[str]:
+    """The Python snippets of the README's Customize section, without the list's indentation."""
+    section = readme.split("\n## Customize\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^   ```python\n(.*?)^   ```$", section, re.MULTILINE | re.DOTALL)
+    return ["".join(line[3:] + "\n" for line in block.splitlines()) for block in blocks]
+
+
+def insert_after(path: Path, anchor: str, text: str) -> None:
+    source = path.read_text()
+    assert source.count(anchor) == 1, f"{anchor!r} is not once in {path.name}"
+    path.write_text(source.replace(anchor, anchor + text))
+
+
+def apply_readme_recipe(project: Path, package: Path) -> None:
+    """The README's worked example, step by step, at the places its text names."""
+    snippets = customization_snippets((project / "README.md").read_text())
+    assert len(snippets) == 5, "the recipe: field, message types, unions, case, test"
+    field, message_types, unions, case, test = snippets
+
+    insert_after(package / "state.py", "    messages_received: int = 0\n", field)
+
+    messages = package / "messages.py"
+    source = messages.read_text()
+    union_at = source.index("\nClientMessage = ")
+    comment_at = source.rfind("\n\n", 0, union_at) + 2  # the comment above the union
+    source = source[:comment_at] + message_types + "\n\n" + source[comment_at:]
+    for line in unions.splitlines():
+        name = line.split(" = ", 1)[0]
+        source, replaced = re.subn(rf"^{name} = .*$", line, source, count=1, flags=re.MULTILINE)
+        assert replaced == 1, f"no {name} union in messages.py"
+    messages.write_text(source)
+
+    listener = package / "listener.py"
+    new_names = re.findall(r"^class (\w+)\(", message_types, re.MULTILINE)
+    insert_after(listener, "from .messages import (\n", "".join(f"    {n},\n" for n in new_names))
+    source = listener.read_text()
+    end_of_reply_to = source.index("\n\n\n", source.index("async def reply_to(")) + 1
+    listener.write_text(source[:end_of_reply_to] + case + source[end_of_reply_to:])
+
+    (project / "tests" / "test_nickname.py").write_text(test)
+
+
+@pytest.mark.parametrize(
+    "answers", [{}, {"auth": "jwt", "broadcast": "redis"}], ids=["defaults", "everything"]
+)
+def test_readme_customization_recipe_passes_the_suite(
+    cookies: Any, answers: dict[str, str]
+) -> None:
+    """A new field, message, reply, handler case and test, as the README says: all green."""
+    project = bake_ok(cookies, **answers)
+    package = project / "src" / "websocket_service"
+    apply_readme_recipe(project, package)
+
+    typecheck = run_in_project(project, "mypy", groups=("typecheck",))
+    suite = run_in_project(project, "pytest", "-q", "-p", "no:cacheprovider")
+
+    assert typecheck.returncode == 0, typecheck.stdout + typecheck.stderr
+    assert suite.returncode == 0, suite.stdout[-5000:] + suite.stderr[-2000:]
+    assert re.search(r"^\d+ passed", suite.stdout.splitlines()[-1]), suite.stdout[-500:]
+
+
+# The classic bug of litestar-org/litestar#3764, in the two shared places it takes: each edit
+# (the generated line, then the buggy one) keeps per-connection data there.
+CLASSIC_BUGS = {
+    "in the app state": (
+        "state.py",
+        [
+            (
+                '    socket.scope["state"][CONNECTION_STATE_KEY] = connection_state\n'
+                "    return connection_state\n",
+                "    # BUG: the app's State is one object, shared by every connection.\n"
+                "    return socket.app.state.setdefault(CONNECTION_STATE_KEY, connection_state)\n",
+            )
+        ],
+    ),
+    "on the listener": (
+        "listener.py",
+        [
+            (
+                "        connection_registry.add(connection_state)\n",
+                "        connection_registry.add(connection_state)\n"
+                "        # BUG: the listener is one object, shared by every connection.\n"
+                "        self.connection_state = connection_state\n",
+            ),
+            (
+                "handle_frame(data, connection_state, broadcaster)",
+                "handle_frame(data, self.connection_state, broadcaster)",
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", list(CLASSIC_BUGS.values()), ids=list(CLASSIC_BUGS))
+def test_independence_test_fails_on_the_classic_bug(
+    cookies: Any, bug: tuple[str, list[tuple[str, str]]]
+) -> None:
+    """Per-connection data kept in the app state or on the listener fails the ready test,
+    which passes on the project as generated."""
+    project = bake_ok(cookies)
+    path = project / "src" / "websocket_service" / bug[0]
+    isolation = ("pytest", "-q", "-p", "no:cacheprovider", "tests/test_isolation.py")
+
+    control = run_in_project(project, *isolation)
+    assert control.returncode == 0, control.stdout[-3000:] + control.stderr[-2000:]
+    source = path.read_text()
+    for correct, buggy in bug[1]:
+        assert source.count(correct) == 1, f"the generated {bug[0]} changed: update the bug"
+        source = source.replace(correct, buggy)
+    path.write_text(source)
+
+    result = run_in_project(project, *isolation)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert f"FAILED {ISOLATION_TEST}" in result.stdout, result.stdout[-3000:]
