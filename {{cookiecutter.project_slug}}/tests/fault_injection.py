@@ -34,11 +34,12 @@ class InjectedFaultError(RuntimeError):
     """The fault these helpers inject; a test that expects it can tell it from a real bug."""
 
 
-def _is_fault_trigger(arguments: tuple[Any, ...], keywords: dict[str, Any]) -> bool:
-    return any(
+def _raise_if_triggered(arguments: tuple[Any, ...], keywords: dict[str, Any]) -> None:
+    if any(
         isinstance(argument, Echo) and argument.text == FAULT_TEXT
         for argument in (*arguments, *keywords.values())
-    )
+    ):
+        raise InjectedFaultError("injected fault in message handling")
 
 
 def raising_on_fault_text(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,16 +52,14 @@ def raising_on_fault_text(function: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(function)
         async def async_with_fault(*arguments: Any, **keywords: Any) -> Any:
-            if _is_fault_trigger(arguments, keywords):
-                raise InjectedFaultError("injected fault in message handling")
+            _raise_if_triggered(arguments, keywords)
             return await function(*arguments, **keywords)
 
         return async_with_fault
 
     @functools.wraps(function)
     def with_fault(*arguments: Any, **keywords: Any) -> Any:
-        if _is_fault_trigger(arguments, keywords):
-            raise InjectedFaultError("injected fault in message handling")
+        _raise_if_triggered(arguments, keywords)
         return function(*arguments, **keywords)
 
     return with_fault
