@@ -147,7 +147,7 @@ USER_MODULE = (
     '"""A module of the user\'s own: template updates leave it alone."""\n\n'
     "ROOMS: set[str] = set()\n"
 )
-USER_FIELD = "    nickname: str | None = None  # added by the user\n"
+USER_FIELD = "    room: str | None = None  # added by the user\n"
 
 
 def files_of(project: Path) -> set[str]:
@@ -161,7 +161,8 @@ def files_of(project: Path) -> set[str]:
 
 @nox.session(name="update-path", python=DEFAULT_PYTHON)
 def update_path(session: nox.Session) -> None:
-    """Bake UPDATE_FROM with cruft, customize it, update it to HEAD; the suite must stay green.
+    """Bake UPDATE_FROM with cruft, customize it, update it to HEAD, apply the README's recipe;
+    the suite, lint and type check must pass.
 
     Works on a local clone (no network) and on committed work only: commit before running it.
     """
@@ -221,5 +222,8 @@ def update_path(session: nox.Session) -> None:
         }
         if differing - user_edits:
             session.error(f"updated project differs from a fresh bake: {sorted(differing)}")
+        # Then the updated project's README recipe, as a user would go on; the full suite, lint
+        # and type check must pass on the result.
+        session.run("python", str(ROOT / "tests" / "recipe.py"), str(project))
         session.run("nox", "--python", str(session.python))
         session.chdir(ROOT)

@@ -144,7 +144,9 @@ def test_template_tags_leave_no_stray_blank_lines(cookies: Any, version: str) ->
         # Python may hold two blank lines (ruff format checks those): in .py files and in the
         # Python examples of a README. Nothing else does.
         if path.suffix == ".md":
-            text = re.sub(r"^ *```python\n.*?^ *```$", "(code)", text, flags=re.MULTILINE | re.DOTALL)
+            text = re.sub(
+                r"^ *```python\n.*?^ *```$", "(code)", text, flags=re.MULTILINE | re.DOTALL
+            )
         if path.suffix != ".py":
             assert "\n\n\n" not in text, path
 

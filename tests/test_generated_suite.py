@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from .recipe import apply_readme_recipe
 from .test_bake import bake_ok
 
 ISOLATION_TEST = "tests/test_isolation.py::test_two_connections_get_independent_state"
@@ -46,48 +47,6 @@ def run_in_project(
     )
 
 
-def customization_snippets(readme: str) -> list[str]:
-    """The Python snippets of the README's Customize section, without the list's indentation."""
-    section = readme.split("\n## Customize\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"^   ```python\n(.*?)^   ```$", section, re.MULTILINE | re.DOTALL)
-    return ["".join(line[3:] + "\n" for line in block.splitlines()) for block in blocks]
-
-
-def insert_after(path: Path, anchor: str, text: str) -> None:
-    source = path.read_text()
-    assert source.count(anchor) == 1, f"{anchor!r} is not once in {path.name}"
-    path.write_text(source.replace(anchor, anchor + text))
-
-
-def apply_readme_recipe(project: Path, package: Path) -> None:
-    """The README's worked example, step by step, at the places its text names."""
-    snippets = customization_snippets((project / "README.md").read_text())
-    assert len(snippets) == 5, "the recipe: field, message types, unions, case, test"
-    field, message_types, unions, case, test = snippets
-
-    insert_after(package / "state.py", "    messages_received: int = 0\n", field)
-
-    messages = package / "messages.py"
-    source = messages.read_text()
-    union_at = source.index("\nClientMessage = ")
-    comment_at = source.rfind("\n\n", 0, union_at) + 2  # the comment above the union
-    source = source[:comment_at] + message_types + "\n\n" + source[comment_at:]
-    for line in unions.splitlines():
-        name = line.split(" = ", 1)[0]
-        source, replaced = re.subn(rf"^{name} = .*$", line, source, count=1, flags=re.MULTILINE)
-        assert replaced == 1, f"no {name} union in messages.py"
-    messages.write_text(source)
-
-    listener = package / "listener.py"
-    new_names = re.findall(r"^class (\w+)\(", message_types, re.MULTILINE)
-    insert_after(listener, "from .messages import (\n", "".join(f"    {n},\n" for n in new_names))
-    source = listener.read_text()
-    end_of_reply_to = source.index("\n\n\n", source.index("async def reply_to(")) + 1
-    listener.write_text(source[:end_of_reply_to] + case + source[end_of_reply_to:])
-
-    (project / "tests" / "test_nickname.py").write_text(test)
-
-
 @pytest.mark.parametrize(
     ("answers", "selection"),
     [
@@ -103,8 +62,7 @@ def test_readme_customization_recipe_passes_the_suite(
 ) -> None:
     """A new field, message, reply, handler case and test, as the README says: all green."""
     project = bake_ok(cookies, **answers)
-    package = project / "src" / "websocket_service"
-    apply_readme_recipe(project, package)
+    apply_readme_recipe(project)
 
     typecheck = run_in_project(project, "mypy", groups=("typecheck",))
     suite = run_in_project(project, "pytest", "-q", "-p", "no:cacheprovider", *selection)

@@ -1,0 +1,60 @@
+"""The generated README's customization recipe, applied to a baked project as a user would.
+
+Used by the template tests (``test_generated_suite.py``) and by noxfile.py's update-path session
+(``python tests/recipe.py PROJECT``), which runs the full suite, lint and type check on the result.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+
+def customization_snippets(readme: str) -> list[str]:
+    """The Python snippets of the README's Customize section, without the list's indentation."""
+    section = readme.split("\n## Customize\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^   ```python\n(.*?)^   ```$", section, re.MULTILINE | re.DOTALL)
+    return ["".join(line[3:] + "\n" for line in block.splitlines()) for block in blocks]
+
+
+def insert_after(path: Path, anchor: str, text: str) -> None:
+    source = path.read_text()
+    assert source.count(anchor) == 1, f"{anchor!r} is not once in {path.name}"
+    path.write_text(source.replace(anchor, anchor + text))
+
+
+def apply_readme_recipe(project: Path) -> None:
+    """The README's worked example, step by step, at the places its text names."""
+    (package,) = (path.parent for path in (project / "src").glob("*/listener.py"))
+    snippets = customization_snippets((project / "README.md").read_text())
+    assert len(snippets) == 5, "the recipe: field, message types, unions, case, test"
+    field, message_types, unions, case, test = snippets
+
+    insert_after(package / "state.py", "    messages_received: int = 0\n", field)
+
+    messages = package / "messages.py"
+    source = messages.read_text()
+    union_at = source.index("\nClientMessage = ")
+    comment_at = source.rfind("\n\n", 0, union_at) + 2  # the comment above the union
+    source = source[:comment_at] + message_types + "\n\n" + source[comment_at:]
+    for line in unions.splitlines():
+        name = line.split(" = ", 1)[0]
+        source, replaced = re.subn(rf"^{name} = .*$", line, source, count=1, flags=re.MULTILINE)
+        assert replaced == 1, f"no {name} union in messages.py"
+    messages.write_text(source)
+
+    listener = package / "listener.py"
+    source = listener.read_text()
+    imports = re.search(r"^from \.messages import \(\n(.*?)^\)\n", source, re.MULTILINE | re.DOTALL)
+    assert imports is not None, "no parenthesized import from .messages in listener.py"
+    names = re.findall(r"\w+", imports.group(1))
+    names += re.findall(r"^class (\w+)\(", message_types, re.MULTILINE)
+    names.sort(key=lambda name: (not name.isupper(), not name[0].isupper(), name.lower()))
+    source = source.replace(imports.group(1), "".join(f"    {name},\n" for name in names))
+    end_of_reply_to = source.index("\n\n\n", source.index("async def reply_to(")) + 1
+    listener.write_text(source[:end_of_reply_to] + case + source[end_of_reply_to:])
+
+    (project / "tests" / "test_nickname.py").write_text(test)
+
+
+if __name__ == "__main__":
+    apply_readme_recipe(Path(sys.argv[1]))
