@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }} import handshake, listener
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.handshake import HandshakePolicy, parse_origin
 
-from .fault_injection import FAULT_TEXT, raising_on_fault_text
+from .fault_injection import FAULT_TEXT, InjectedFaultError, raising_on_fault_text
 from .support import (
     ABRUPT_DROP,
     RECEIVE_TIMEOUT,
@@ -163,7 +163,10 @@ def test_cap_slot_comes_back_after_every_kind_of_end(
 
 
 def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
-    capped_app: Litestar, capped_client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+    capped_app: Litestar,
+    capped_client: TestClient[Litestar],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A handler error and a failed on_accept give the slot back too."""
     with monkeypatch.context() as patched:
@@ -174,8 +177,12 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
                 ws.send_json({"type": "echo", "text": FAULT_TEXT})
                 with pytest.raises(WebSocketDisconnect) as closed:
                     ws.receive_json(timeout=RECEIVE_TIMEOUT)
-            assert closed.value.code == 1011  # the injected fault, not some other failure
+            assert closed.value.code == 1011
             assert slots_freed(capped_app)
+    # Each 1011 came from the injected fault, not from some other failure.
+    faults = [record.exc_info[1] for record in caplog.records if record.exc_info]
+    assert len(faults) == 3
+    assert all(isinstance(fault, InjectedFaultError) for fault in faults)
 
     async def failing_send_json(socket: WebSocket[Any, Any, Any], *args: object) -> None:
         raise ConnectionResetError("injected: peer vanished before the welcome")
