@@ -31,24 +31,22 @@ def test_welcome_names_the_connection(client: TestClient[Litestar]) -> None:
 {% endif %}
 
 
+ECHO_TEXTS = ["hello", "", "  padded\t", "two\nlines", 'quotes " and \\ and ünïcödé ✓', "x" * 1000]
+"""Texts an echo must return exactly as sent: whitespace, escapes and length included."""
+
+
 def test_echo_returns_text_id_and_count(client: TestClient[Litestar]) -> None:
-    """An echo comes back with this connection's id and its running message count."""
+    """An echo comes back unchanged, with this connection's id and its running message count."""
     with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         replies = []
-        for text in ["hello", "", 'quotes " and \\ and ünïcödé ✓']:
+        for text in ECHO_TEXTS:
             ws.send_json({"type": "echo", "text": text})
             replies.append(receive(ws))
 
     assert replies == [
-        {"type": "echo", "text": "hello", "connection_id": connection_id, "count": 1},
-        {"type": "echo", "text": "", "connection_id": connection_id, "count": 2},
-        {
-            "type": "echo",
-            "text": 'quotes " and \\ and ünïcödé ✓',
-            "connection_id": connection_id,
-            "count": 3,
-        },
+        {"type": "echo", "text": text, "connection_id": connection_id, "count": count}
+        for count, text in enumerate(ECHO_TEXTS, start=1)
     ]
 
 
