@@ -12,7 +12,8 @@ A connection reaches these hooks only once the handshake checks have let it in (
 connection cap in ``handshake.py``{% if cookiecutter.auth == "jwt" %}, the token in ``auth.py``{% endif %}).
 
 This is the file to customize: add fields to ``ConnectionState``, message types to
-``messages.py`` and their handling to ``reply_to`` below.
+``messages.py`` and their handling to ``reply_to`` below (the README's Customize section walks
+through one example; ``tests/test_contract.py`` checks the promises these hooks keep).
 """
 
 import logging
