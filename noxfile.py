@@ -13,6 +13,7 @@
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import nox
@@ -129,6 +130,7 @@ def bake_and_test(session: nox.Session, answers: dict[str, str], bench_smoke: bo
     Its default sessions (tests, lint, typecheck) run on the Python version baked for, then, where
     the option set changes it, its benchmark in a smoke run.
     """
+    started = time.monotonic()
     session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
     # Outside .nox/, which ruff skips: the baked project's own lint would find no files there.
     with tempfile.TemporaryDirectory(prefix="bake-and-test-") as output_dir:
@@ -142,6 +144,7 @@ def bake_and_test(session: nox.Session, answers: dict[str, str], bench_smoke: bo
             bench_json = Path(output_dir) / "bench-smoke.json"
             session.run(*nox_in_project, "-s", "bench", "--", "--smoke", f"--json={bench_json}")
         session.chdir(ROOT)
+    session.log(f"option set {session.name}: {time.monotonic() - started:.0f} s")
     # Once per run, however many option sets ran: a project baked earlier must update cleanly.
     session.notify("update-path")
 

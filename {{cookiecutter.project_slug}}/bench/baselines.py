@@ -1,10 +1,13 @@
-"""Two baselines that speak the service's wire contract, to measure the service against.
+"""Three baselines that speak the service's wire contract, to measure the service against.
 
 - ``raw_asgi_app``: a bare ASGI callable, no framework: the floor of what uvicorn allows.
 - ``bare_listener_app``: the least Litestar code that speaks the contract: one async listener,
   a counter in the scope dict, no ``ConnectionState``, no registry, no dependencies.
+- ``starlette_peer_app``: what a user would write instead with Starlette (or FastAPI, which
+  serves WebSockets through Starlette): one endpoint function with its own receive loop and a
+  per-connection state dataclass, as the service keeps one.
 
-Both broadcast the naive way, in this one process: the sender's task sends to every connection
+All broadcast the naive way, in this one process: the sender's task sends to every connection
 in turn (no queue, no protection from a slow client).
 
 {% if cookiecutter.auth == "jwt" %}
@@ -18,12 +21,17 @@ structure cost, not the wire format.
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import msgspec
 from litestar import Litestar, WebSocket
 from litestar.handlers import WebsocketListener
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket as StarletteWebSocket
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.messages import (
@@ -111,3 +119,36 @@ class BareListener(WebsocketListener):
 
 
 bare_listener_app = Litestar(route_handlers=[BareListener])
+
+
+@dataclass(slots=True)
+class PeerConnectionState:
+    """The Starlette peer's per-connection state: what the service's ConnectionState holds
+    for the protocol (an id, a count, a start time), minus rate limit and outbox."""
+
+    connection_id: str = field(default_factory=lambda: uuid4().hex)
+    count: int = 0
+    connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+_peer_sockets: dict[str, StarletteWebSocket] = {}
+
+
+async def peer_endpoint(websocket: StarletteWebSocket) -> None:
+    await websocket.accept()
+    # A local variable of this connection's own task: per connection by construction.
+    state = PeerConnectionState()
+    _peer_sockets[state.connection_id] = websocket
+    try:
+        welcome = Welcome(state.connection_id{% if cookiecutter.auth == "jwt" %}, USER{% endif %})
+        await websocket.send_text(_encoder.encode(welcome).decode())
+        while (event := await websocket.receive())["type"] == "websocket.receive":
+            frame = event.get("text") or ""
+            text, state.count, to_everyone = reply(frame, state.connection_id, state.count)
+            for peer in list(_peer_sockets.values()) if to_everyone else [websocket]:
+                await peer.send_text(text)
+    finally:
+        del _peer_sockets[state.connection_id]
+
+
+starlette_peer_app = Starlette(routes=[WebSocketRoute(WEBSOCKET_PATH, peer_endpoint)])

@@ -192,6 +192,19 @@ async def connection_rate(url: str, server: Server, connections: int, at_once: i
     return await measure(server, connections, work)
 
 
+async def reconnect_storm(url: str, server: Server, clients: int) -> Phase:
+    """After a restart every client comes back at once: ``clients`` handshakes started together;
+    the phase ends when every one of them has its welcome."""
+    connected: list[Client] = []
+
+    async def work() -> None:
+        connected.extend(await asyncio.gather(*(connect(url) for _ in range(clients))))
+
+    phase = await measure(server, clients, work)
+    await asyncio.gather(*(client.close() for client in connected))
+    return phase
+
+
 async def fan_out(url: str, server: Server, receivers: int, broadcasts: int) -> Phase:
     """Broadcasts per second: one sender (10 in flight), ``receivers`` listening connections;
     done when every receiver, and the sender, has every broadcast."""
@@ -234,6 +247,7 @@ async def main() -> None:
     parser.add_argument("--idle", type=int, required=True)
     parser.add_argument("--receivers", type=int, required=True)
     parser.add_argument("--broadcasts", type=int, required=True)
+    parser.add_argument("--storm", type=int, required=True)
 {% if cookiecutter.auth == "jwt" %}
     parser.add_argument("--token", required=True, help="JWT sent as Authorization: Bearer")
 {% endif %}
@@ -253,6 +267,8 @@ async def main() -> None:
         ),
         "fan_out": asdict(await fan_out(args.url, server, args.receivers, args.broadcasts)),
         "idle_kib_per_connection": await idle_memory(args.url, server, args.idle),
+        # Last: its many connections would leave freed memory that idle_memory reuses.
+        "reconnect_storm": asdict(await reconnect_storm(args.url, server, args.storm)),
     }
     print(json.dumps(result))  # noqa: T201 (the report for run.py)
 

@@ -1,9 +1,11 @@
-"""Benchmark the service against a raw ASGI app and a bare Litestar listener, in one run.
+"""Benchmark the service against a raw ASGI app, a bare Litestar listener and the Starlette
+endpoint a user would write instead, in one run.
 
 Each server runs under uvicorn with the same flags (one worker, websockets-sansio, compression
 off) and is driven by ``load.py`` in a separate process; with ``taskset``, server and client
 are pinned to different cores. The servers take turns, in a rotating order, for ``--rounds``
-rounds. Phases: echo throughput, connection rate, broadcast fan-out, idle memory. The report
+rounds. Phases: echo throughput, connection rate, reconnect storm, broadcast fan-out, idle
+memory. The report
 gives medians and ranges, ratios to the raw ASGI app, the server's CPU time per operation, and
 the client's CPU use (near 100% would mean the client, not the server, was
 the limit). ``--json`` also writes every figure.
@@ -50,9 +52,11 @@ from {{ cookiecutter.package_name }}.settings import ENV_PREFIX  # noqa: E402
 SERVERS = {
     "raw ASGI": "bench.baselines:raw_asgi_app",
     "bare listener": "bench.baselines:bare_listener_app",
+    "Starlette peer": "bench.baselines:starlette_peer_app",
     "this service": "{{ cookiecutter.package_name }}.app:app",
 }
 BASELINE = "raw ASGI"
+PEER = "Starlette peer"
 SERVICE = "this service"
 UVICORN_FLAGS = [
     "--workers=1",
@@ -177,6 +181,7 @@ def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]
                 f"--idle={args.idle}",
                 f"--receivers={args.receivers}",
                 f"--broadcasts={args.broadcasts}",
+                f"--storm={args.storm}",
 {% if cookiecutter.auth == "jwt" %}
                 f"--token={bench_token()}",
 {% endif %}
@@ -277,6 +282,7 @@ def report(results: dict[str, list[dict[str, Any]]], receivers: int) -> dict[str
         throughput = [run["throughput"] for run in runs]
         connections = [run["connection_rate"] for run in runs]
         fan_out = [run["fan_out"] for run in runs]
+        storms = [run["reconnect_storm"] for run in runs]
         summary[name] = {
             "messages_per_second": summarize([per_second(phase) for phase in throughput]),
             "server_cpu_us_per_message": summarize(
@@ -286,6 +292,7 @@ def report(results: dict[str, list[dict[str, Any]]], receivers: int) -> dict[str
             "server_cpu_us_per_connection": summarize(
                 [microseconds_per_operation(phase, "server") for phase in connections]
             ),
+            "storm_seconds": summarize([phase["seconds"] for phase in storms]),
             "broadcasts_per_second": summarize([per_second(phase) for phase in fan_out]),
             # Each broadcast reaches every receiver and the sender.
             "deliveries_per_second": summarize(
@@ -316,6 +323,7 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
             "connections/s",
             "ratio",
             "CPU us/conn",
+            "storm s",
             "broadcasts/s",
             "ratio",
             "deliveries/s",
@@ -334,6 +342,7 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
                 cell(figures["connections_per_second"]),
                 f"{figures['connections_per_second']['ratio_to_baseline']:.2f}",
                 cell(figures["server_cpu_us_per_connection"]),
+                cell(figures["storm_seconds"], 2),
                 cell(figures["broadcasts_per_second"]),
                 f"{figures['broadcasts_per_second']['ratio_to_baseline']:.2f}",
                 cell(figures["deliveries_per_second"]),
@@ -347,7 +356,8 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
     print(  # noqa: T201
         f"\n{args.rounds} rounds; throughput: {args.connections} connections x {args.messages}"
         f" echoes, one in flight each; connection rate: {args.connect_count} connections,"
-        f" {args.connect_at_once} at once; fan-out: {args.broadcasts} broadcasts from one sender"
+        f" {args.connect_at_once} at once; storm: {args.storm} connections at once, seconds"
+        f" until all are welcomed; fan-out: {args.broadcasts} broadcasts from one sender"
         f" (10 in flight) to {args.receivers} receivers; memory: {args.idle} idle connections."
         "\nMedian (min-max); ratios are medians over the raw ASGI app's. App-only: the app's ASGI"
         " callable driven directly, no server or network.\n"
@@ -358,15 +368,19 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
         "\nClient CPU is the load generator's busiest run (one core = 100%); near 100%, the"
         " client, not the server, set that column's pace."
     )
-    service, bare = summary["this service"], summary["bare listener"]
-    print(  # noqa: T201
-        "\nthis service / bare listener:"
-        f" throughput {ratio(service, bare, 'messages_per_second'):.2f}x,"
-        f" CPU per message {ratio(service, bare, 'server_cpu_us_per_message'):.2f}x,"
-        f" connection rate {ratio(service, bare, 'connections_per_second'):.2f}x,"
-        f" CPU per connection {ratio(service, bare, 'server_cpu_us_per_connection'):.2f}x,"
-        f" app-only cost per message {ratio(service, bare, 'app_only_us_per_message'):.2f}x"
-    )
+    service = summary[SERVICE]
+    for other in ("bare listener", PEER):
+        figures = summary[other]
+        print(  # noqa: T201
+            f"\nthis service / {other}:"
+            f" throughput {ratio(service, figures, 'messages_per_second'):.2f}x,"
+            f" CPU per message {ratio(service, figures, 'server_cpu_us_per_message'):.2f}x,"
+            f" connection rate {ratio(service, figures, 'connections_per_second'):.2f}x,"
+            f" CPU per connection {ratio(service, figures, 'server_cpu_us_per_connection'):.2f}x,"
+            f" storm time {ratio(service, figures, 'storm_seconds'):.2f}x,"
+            f" idle memory {ratio(service, figures, 'idle_kib_per_connection'):.2f}x,"
+            f" app-only cost per message {ratio(service, figures, 'app_only_us_per_message'):.2f}x"
+        )
 
 
 def ratio(figures: dict[str, Any], baseline: dict[str, Any], key: str) -> float:
@@ -402,6 +416,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=300, help="idle connections for memory")
     parser.add_argument("--receivers", type=int, default=100, help="fan-out: receivers")
     parser.add_argument("--broadcasts", type=int, default=200, help="fan-out: broadcasts")
+    parser.add_argument("--storm", type=int, default=500, help="reconnect storm: clients")
     parser.add_argument("--app-messages", type=int, default=10_000, help="for the app-only cost")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     parser.add_argument(
@@ -413,7 +428,7 @@ def main() -> None:
     if args.smoke:
         args.rounds, args.connections, args.messages = 1, 2, 20
         args.connect_count, args.idle, args.app_messages = 5, 5, 100
-        args.receivers, args.broadcasts = 5, 10
+        args.receivers, args.broadcasts, args.storm = 5, 10, 5
 
     configure_service()
     cores = Cores.detect()
