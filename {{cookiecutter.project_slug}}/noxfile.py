@@ -16,8 +16,8 @@ nox.options.error_on_missing_interpreters = True
 # Every CPython version the project supports: from requires-python in pyproject.toml to the
 # newest release. Checks that need only one run on the oldest.
 PYTHON_VERSIONS = [
-{% for minor in range(cookiecutter.python_version.split(".")[1]|int, cookiecutter._newest_python.split(".")[1]|int + 1) %}
-    "3.{{ minor }}",
+{% for version in cookiecutter.__python_versions.split() %}
+    "{{ version }}",
 {% endfor %}
 ]
 OLDEST_PYTHON = PYTHON_VERSIONS[0]

@@ -5,10 +5,11 @@ from collections.abc import Callable, Mapping
 {% if cookiecutter.auth == "jwt" %}
 from datetime import timedelta
 {% endif %}
-from typing import Any
+from typing import Any, cast
 
-from litestar import Litestar
+from litestar import Litestar, WebSocket
 from litestar.testing import TestClient, WebSocketTestSession
+from litestar.types import WebSocketScope
 
 {% if cookiecutter.auth == "jwt" %}
 from {{ cookiecutter.package_name }}.auth import mint_token
@@ -93,3 +94,14 @@ def wait_until(condition: Callable[[], bool], timeout: float = RECEIVE_TIMEOUT) 
             return False
         time.sleep(0.01)
     return True
+
+
+{% if cookiecutter.auth == "jwt" %}
+def bare_socket(user: str) -> WebSocket[Any, Any, Any]:
+    """A WebSocket over a minimal scope: the scope state, and the user auth put in the scope."""
+    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}, "user": user}))
+{% else %}
+def bare_socket() -> WebSocket[Any, Any, Any]:
+    """A WebSocket over a minimal scope: enough for code that touches only the scope state."""
+    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
+{% endif %}

@@ -18,8 +18,7 @@ from {{ cookiecutter.package_name }}.messages import EchoReply
 from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
 from {{ cookiecutter.package_name }}.state import provide_connection_state
 
-from .support import TEST_SETTINGS, connect, receive
-from .test_isolation import bare_socket
+from .support import TEST_SETTINGS, bare_socket, connect, receive
 
 
 @pytest.mark.parametrize("hook", ["on_accept", "on_receive", "on_disconnect"])

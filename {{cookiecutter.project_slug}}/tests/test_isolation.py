@@ -1,11 +1,9 @@
 """Each connection has its own state: the point of this template."""
 
 import re
-from typing import Any, cast
 
-from litestar import Litestar, WebSocket
+from litestar import Litestar
 from litestar.testing import TestClient
-from litestar.types import WebSocketScope
 
 from {{ cookiecutter.package_name }}.state import (
     CONNECTION_STATE_KEY,
@@ -13,9 +11,9 @@ from {{ cookiecutter.package_name }}.state import (
 )
 
 {% if cookiecutter.auth == "jwt" %}
-from .support import TEST_SETTINGS, auth_headers, connect, receive
+from .support import TEST_SETTINGS, auth_headers, bare_socket, connect, receive
 {% else %}
-from .support import TEST_SETTINGS, connect, receive
+from .support import TEST_SETTINGS, bare_socket, connect, receive
 {% endif %}
 
 CONNECTION_ID = re.compile(r"[0-9a-f]{32}")
@@ -102,17 +100,6 @@ def test_new_connection_starts_from_zero(client: TestClient[Litestar]) -> None:
 
     assert later_id != earlier_id
     assert reply["count"] == 1
-
-
-{% if cookiecutter.auth == "jwt" %}
-def bare_socket(user: str) -> WebSocket[Any, Any, Any]:
-    """A WebSocket over a minimal scope: the scope state, and the user auth put in the scope."""
-    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}, "user": user}))
-{% else %}
-def bare_socket() -> WebSocket[Any, Any, Any]:
-    """A WebSocket over a minimal scope: enough for code that touches only the scope state."""
-    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
-{% endif %}
 
 
 def test_connection_state_is_kept_in_each_connections_scope() -> None:
