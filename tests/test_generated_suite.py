@@ -75,8 +75,9 @@ CLASSIC_BUGS = {
                 "        self.connection_state = connection_state\n",
             ),
             (
-                "handle_frame(data, connection_state, broadcaster)",
-                "handle_frame(data, self.connection_state, broadcaster)",
+                "        # Every frame spends from this connection's budget, valid or not:",
+                "        connection_state = self.connection_state  # BUG: see above\n"
+                "        # Every frame spends from this connection's budget, valid or not:",
             ),
         ],
     ),

@@ -261,13 +261,14 @@ async def main() -> None:
     await throughput(args.url, server, min(args.connections, 10), min(args.messages, 200))
 
     result: dict[str, Any] = {
+        # First: every later phase leaves freed memory behind that idle connections would reuse,
+        # each server a different amount.
+        "idle_kib_per_connection": await idle_memory(args.url, server, args.idle),
         "throughput": asdict(await throughput(args.url, server, args.connections, args.messages)),
         "connection_rate": asdict(
             await connection_rate(args.url, server, args.connect_count, args.connect_at_once)
         ),
         "fan_out": asdict(await fan_out(args.url, server, args.receivers, args.broadcasts)),
-        "idle_kib_per_connection": await idle_memory(args.url, server, args.idle),
-        # Last: its many connections would leave freed memory that idle_memory reuses.
         "reconnect_storm": asdict(await reconnect_storm(args.url, server, args.storm)),
     }
     print(json.dumps(result))  # noqa: T201 (the report for run.py)

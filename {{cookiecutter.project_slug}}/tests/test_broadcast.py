@@ -97,16 +97,21 @@ def test_broadcast_with_a_bad_field_gets_an_error_and_reaches_no_one(
 def test_per_connection_parts_are_gone_after_the_connection(
     app: Litestar, client: TestClient[Litestar], close_code: int
 ) -> None:
-    """A connection's outbox forwarder task runs while it is open and is gone after it ends."""
+    """An outbox holds a sending task only while broadcasts wait, and nothing after its end."""
     registry = registry_of(app)
     with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         connection_state = registry.get(connection_id)
         assert connection_state is not None
-        assert connection_state.outbox.forwarding
+        assert connection_state.outbox.accepting
+        ws.send_json({"type": "broadcast", "text": "to all, me too"})
+        assert receive(ws)["type"] == "broadcast"
+        # Sent: the task that sent it ends, so an idle connection holds no task.
+        assert wait_until(lambda: not connection_state.outbox.sending)
         ws.close(code=close_code)
 
-    assert wait_until(lambda: not connection_state.outbox.forwarding)
+    assert wait_until(lambda: not connection_state.outbox.accepting)
     assert wait_until(lambda: live_connections(client) == 0)
     connection_state.outbox.offer('{"type": "broadcast"}')  # too late: dropped, not queued
     assert connection_state.outbox.queued == 0
+    assert not connection_state.outbox.sending

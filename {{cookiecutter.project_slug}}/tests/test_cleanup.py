@@ -84,13 +84,13 @@ def test_failed_accept_leaves_no_registration(
     registry = app.state[REGISTRY_STATE_KEY]
     registered_before_failure: list[int] = []
 
-    async def failing_send_json(
+    async def failing_send_data(
         socket: WebSocket[Any, Any, Any], *args: object, **kwargs: object
     ) -> None:
         registered_before_failure.append(len(registry))
         raise ConnectionResetError("injected: peer vanished before the welcome")
 
-    monkeypatch.setattr(WebSocket, "send_json", failing_send_json)
+    monkeypatch.setattr(WebSocket, "send_data", failing_send_data)
 
     with (
         pytest.raises(WebSocketDisconnect),

@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.listener import ConnectionListener
 from {{ cookiecutter.package_name }}.messages import EchoReply
 from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
-from {{ cookiecutter.package_name }}.state import provide_connection_state
+from {{ cookiecutter.package_name }}.state import new_connection_state
 
 from .support import TEST_SETTINGS, bare_socket, connect, receive
 
@@ -76,9 +76,9 @@ def test_registry_forgets_a_connection_twice_harmlessly() -> None:
     """on_disconnect may run twice for one connection (a failed on_accept releases it itself)."""
     registry = ConnectionRegistry()
 {% if cookiecutter.auth == "jwt" %}
-    kept, dropped = (provide_connection_state(bare_socket(user), TEST_SETTINGS) for user in "ab")
+    kept, dropped = (new_connection_state(bare_socket(user), TEST_SETTINGS) for user in "ab")
 {% else %}
-    kept, dropped = (provide_connection_state(bare_socket(), TEST_SETTINGS) for _ in "ab")
+    kept, dropped = (new_connection_state(bare_socket(), TEST_SETTINGS) for _ in "ab")
 {% endif %}
     registry.add(kept)
     registry.add(dropped)

@@ -184,11 +184,11 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
     assert len(faults) == 3
     assert all(isinstance(fault, InjectedFaultError) for fault in faults)
 
-    async def failing_send_json(socket: WebSocket[Any, Any, Any], *args: object) -> None:
+    async def failing_send_data(socket: WebSocket[Any, Any, Any], *args: object) -> None:
         raise ConnectionResetError("injected: peer vanished before the welcome")
 
     with monkeypatch.context() as patched:
-        patched.setattr(WebSocket, "send_json", failing_send_json)
+        patched.setattr(WebSocket, "send_data", failing_send_data)
         for _ in range(3):
             with pytest.raises(WebSocketDisconnect), connect(capped_client) as ws:
                 ws.receive_json(timeout=RECEIVE_TIMEOUT)

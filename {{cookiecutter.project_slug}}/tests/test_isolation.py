@@ -7,7 +7,7 @@ from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }}.state import (
     CONNECTION_STATE_KEY,
-    provide_connection_state,
+    new_connection_state,
 )
 
 {% if cookiecutter.auth == "jwt" %}
@@ -103,15 +103,15 @@ def test_new_connection_starts_from_zero(client: TestClient[Litestar]) -> None:
 
 
 def test_connection_state_is_kept_in_each_connections_scope() -> None:
-    """The dependency stores a fresh ConnectionState in the scope of the connection it serves."""
+    """Each connection's fresh ConnectionState is kept in the scope of that connection."""
 {% if cookiecutter.auth == "jwt" %}
     first_socket, second_socket = bare_socket("alice"), bare_socket("bob")
 {% else %}
     first_socket, second_socket = bare_socket(), bare_socket()
 {% endif %}
 
-    first_state = provide_connection_state(first_socket, TEST_SETTINGS)
-    second_state = provide_connection_state(second_socket, TEST_SETTINGS)
+    first_state = new_connection_state(first_socket, TEST_SETTINGS)
+    second_state = new_connection_state(second_socket, TEST_SETTINGS)
 
     assert first_socket.scope["state"][CONNECTION_STATE_KEY] is first_state
     assert second_socket.scope["state"][CONNECTION_STATE_KEY] is second_state

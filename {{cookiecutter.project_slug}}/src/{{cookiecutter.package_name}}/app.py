@@ -15,7 +15,7 @@ from .broadcast import BROADCASTER_STATE_KEY, Broadcaster, BroadcastHealth
 from .handshake import HandshakePolicy
 from .listener import ConnectionListener
 from .registry import REGISTRY_STATE_KEY, ConnectionRegistry
-from .settings import Settings
+from .settings import SETTINGS_STATE_KEY, Settings
 
 
 class Health(msgspec.Struct):
@@ -65,15 +65,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # cap. Authentication would go after them, so that a foreign page is refused first.
         middleware=[HandshakePolicy(settings.allowed_origins, settings.max_connections)],
 {% endif %}
-        # One of each per app, handed to every handler that names it.
+        # One of each per app, handed to every HTTP handler that names it.
         dependencies={
             "connection_registry": Provide(lambda: registry, sync_to_thread=False, use_cache=True),
             "broadcaster": Provide(lambda: broadcaster, sync_to_thread=False, use_cache=True),
-            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
-        # The app state is shared by every connection: only what is shared on purpose goes here
-        # (kept there too so that code outside a handler, like a test, can reach it).
-        state=State({REGISTRY_STATE_KEY: registry, BROADCASTER_STATE_KEY: broadcaster}),
+        # The app state is shared by every connection: only what is shared on purpose goes here.
+        # Each WebSocket connection reads these once, as it opens (lifecycle.py).
+        state=State(
+            {
+                SETTINGS_STATE_KEY: settings,
+                REGISTRY_STATE_KEY: registry,
+                BROADCASTER_STATE_KEY: broadcaster,
+            }
+        ),
 {% if cookiecutter.broadcast == "redis" %}
         # One Redis subscription per process, from start-up to shutdown.
         lifespan=[broadcaster.running],

@@ -1,7 +1,7 @@
 """The WebSocket endpoint: one listener class, one ``ConnectionState`` per connection.
 
 Litestar builds ONE ``ConnectionListener`` and runs every connection through it, so ``self``
-must hold nothing about a connection. Each hook instead asks for:
+must hold nothing about a connection. Each hook is instead handed (by ``lifecycle.py``):
 
 - ``connection_state``: this connection's own ``ConnectionState`` (the same object in every
   hook of one connection, a different one for every other connection);
@@ -21,12 +21,11 @@ from typing import Any, NoReturn
 
 import msgspec
 from litestar import WebSocket
-from litestar.di import NamedDependency, Provide
 from litestar.exceptions import WebSocketDisconnect
-from litestar.handlers import WebsocketListener
 from litestar.status_codes import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
 from .broadcast import Broadcaster
+from .lifecycle import DirectListener
 from .messages import (
     Broadcast,
     BroadcastFrame,
@@ -42,7 +41,7 @@ from .messages import (
     decode_client_message,
 )
 from .registry import ConnectionRegistry
-from .state import ConnectionState, provide_connection_state
+from .state import ConnectionState
 
 WEBSOCKET_PATH = "{{ cookiecutter.websocket_path }}"
 
@@ -78,60 +77,46 @@ async def reply_to(
             return None  # the sender gets the broadcast like every other connection
 
 
+async def send_message(connection_state: ConnectionState, message: ServerMessage) -> None:
+    """Send ``message`` to this connection, in turn with the broadcasts queued for it."""
+    await connection_state.outbox.send(_encoder.encode(message).decode())
+
+
 async def close_connection(connection_state: ConnectionState, code: int, reason: str) -> NoReturn:
     """Close this connection with ``code`` and end its handling; on_disconnect still runs."""
     await connection_state.outbox.close(code, reason)
-    # Litestar ends the connection quietly on WebSocketDisconnect (any other exception would be
-    # logged as an error and answered with 4500).
+    # The connection's loop (lifecycle.py) ends quietly on WebSocketDisconnect; any other
+    # exception would reach Litestar, which logs it and closes with a bare 4500.
     raise WebSocketDisconnect(detail=reason)
 
 
-async def handle_frame(
-    data: str, connection_state: ConnectionState, broadcaster: Broadcaster
-) -> ServerMessage | None:
-    """Check, decode and apply one frame from the client; the reply to send, if any."""
-    # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
+async def refuse_over_limit(connection_state: ConnectionState) -> None:
+    """Answer a frame beyond this connection's rate limit; close it if it stays beyond."""
     budget = connection_state.message_budget
-    if not budget.take():
-        if budget.over_limit_too_long():
-            logger.warning(
-                "connection %s: closed, over its rate limit for too long",
-                connection_state.connection_id,
-            )
-            await close_connection(
-                connection_state, WS_1008_POLICY_VIOLATION, "rate limit exceeded"
-            )
-        return ErrorFrame(detail=f"rate limit exceeded: {budget.describe()}; message dropped")
-    try:
-        message = decode_client_message(data)
-    except ProtocolError as error:
-        return ErrorFrame(detail=str(error))
-    try:
-        return await reply_to(message, connection_state, broadcaster)
-    except Exception:
-        # A bug, not bad input: log it once, with the connection it hit, and end only this
-        # connection with the standard 1011 (Litestar's default would be a bare 4500).
-        logger.exception("connection %s: handling a message failed", connection_state.connection_id)
-        await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "internal error")
+    if budget.over_limit_too_long():
+        logger.warning(
+            "connection %s: closed, over its rate limit for too long",
+            connection_state.connection_id,
+        )
+        await close_connection(connection_state, WS_1008_POLICY_VIOLATION, "rate limit exceeded")
+    detail = f"rate limit exceeded: {budget.describe()}; message dropped"
+    await send_message(connection_state, ErrorFrame(detail=detail))
 
 
-class ConnectionListener(WebsocketListener):
-    """The hooks of every connection to ``WEBSOCKET_PATH``; one instance serves them all."""
+class ConnectionListener(DirectListener):
+    """The hooks of every connection to ``WEBSOCKET_PATH``; one instance serves them all.
+
+    ``on_accept`` runs once the connection is accepted, ``on_receive`` for every frame, and
+    ``on_disconnect`` once it has ended, on every path (``DirectListener`` in lifecycle.py).
+    """
 
     path = WEBSOCKET_PATH
-    # Resolved once per connection, before accept: every hook of that connection gets the same
-    # ConnectionState, and reaching it costs nothing per message.
-    dependencies = {  # noqa: RUF012 (Litestar reads this class attribute as is)
-        "connection_state": Provide(provide_connection_state, sync_to_thread=False),
-    }
-
-    # All hooks are async: a plain ``def`` hook would run in a worker thread for every call.
 
     async def on_accept(
         self,
         socket: WebSocket[Any, Any, Any],
-        connection_state: NamedDependency[ConnectionState],
-        connection_registry: NamedDependency[ConnectionRegistry],
+        connection_state: ConnectionState,
+        connection_registry: ConnectionRegistry,
     ) -> None:
         connection_registry.add(connection_state)
         try:
@@ -141,38 +126,45 @@ class ConnectionListener(WebsocketListener):
                 user=connection_state.user,
 {% endif %}
             )
-            await socket.send_json(welcome)
+            await send_message(connection_state, welcome)
             # From now on broadcasts flow to this connection (queued since it was registered).
             connection_state.outbox.start()
             # Further set-up of the connection (subscriptions, ...) goes here, inside the try.
-        except BaseException:
+        except Exception:
             logger.exception("connection %s: set-up failed", connection_state.connection_id)
-            # Litestar skips on_disconnect when on_accept raises: release the connection here.
-            await self.on_disconnect(connection_state, connection_registry)
-            raise
+            # on_disconnect still runs and releases what was set up so far.
+            await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "set-up failed")
         logger.debug("connection %s: accepted", connection_state.connection_id)
 
     async def on_receive(
-        self,
-        data: str,
-        connection_state: NamedDependency[ConnectionState],
-        broadcaster: NamedDependency[Broadcaster],
+        self, data: str, connection_state: ConnectionState, broadcaster: Broadcaster
     ) -> None:
-        # ``data: str`` makes Litestar pass the frame through undecoded: its own JSON decoding
-        # would not validate, and would close the connection (code 4500) on malformed input.
-        reply = await handle_frame(data, connection_state, broadcaster)
+        # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
+        if not connection_state.message_budget.take():
+            await refuse_over_limit(connection_state)
+            return
+        try:
+            message = decode_client_message(data)
+        except ProtocolError as error:
+            await send_message(connection_state, ErrorFrame(detail=str(error)))
+            return
+        try:
+            reply = await reply_to(message, connection_state, broadcaster)
+        except Exception:
+            # A bug, not bad input: log it once, with the connection it hit, and end only this
+            # connection with the standard 1011 (left to Litestar, it would be a bare 4500).
+            logger.exception(
+                "connection %s: handling a message failed", connection_state.connection_id
+            )
+            await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "internal error")
         if reply is not None:
-            # Sent through the outbox, in turn with the broadcasts queued for this connection.
-            # (``-> None`` also keeps Litestar from sending a ``null`` frame for "no reply".)
-            await connection_state.outbox.send(_encoder.encode(reply).decode())
+            await send_message(connection_state, reply)
 
     async def on_disconnect(
-        self,
-        connection_state: NamedDependency[ConnectionState],
-        connection_registry: NamedDependency[ConnectionRegistry],
+        self, connection_state: ConnectionState, connection_registry: ConnectionRegistry
     ) -> None:
-        # Runs after a normal close, an abrupt drop and an exception in on_receive alike.
-        # Release everything this connection holds here; it must be safe to run twice.
+        # Runs after a normal close, an abrupt drop, an error in a hook and a failed on_accept
+        # alike. Release everything this connection holds here; it must be safe to run twice.
         connection_registry.discard(connection_state)
         await connection_state.outbox.stop()
         logger.debug(

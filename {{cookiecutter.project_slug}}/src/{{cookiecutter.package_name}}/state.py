@@ -1,4 +1,4 @@
-"""What belongs to one connection, and the one typed way handlers get it.
+"""What belongs to one connection, and where it lives.
 
 Litestar offers three places that look alike but are not:
 
@@ -7,10 +7,11 @@ Litestar offers three places that look alike but are not:
 - the ``WebsocketListener`` instance is built once and serves every connection too;
 - the connection's scope state (``socket.state`` / ``scope["state"]``) is its own.
 
-``ConnectionState`` lives in the connection's scope state. Handlers receive it through the
-``connection_state`` dependency, which Litestar resolves once per connection, so every
-message costs nothing extra. (``socket.state`` builds a new locked ``State`` wrapper on each
-access: fine once per connection, too slow once per message.)
+Each connection gets its own ``ConnectionState`` when it opens. The task that serves the
+connection (``lifecycle.py``) holds it and hands the same object to every hook of that
+connection, so reaching it costs nothing per message; it is also kept in the connection's scope
+state, for code that only has the socket. (``socket.state`` builds a new locked ``State``
+wrapper on each access: fine once per connection, too slow once per message.)
 """
 
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from typing import Any
 from uuid import uuid4
 
 from litestar import WebSocket
-from litestar.di import NamedDependency
 
 from .outbox import Outbox
 from .ratelimit import MessageBudget
@@ -57,17 +57,15 @@ class ConnectionState:
     #     subscriptions: set[str] = field(default_factory=set)
 
 
-def provide_connection_state(
 {% if cookiecutter.auth == "jwt" %}
-    socket: WebSocket[str, Any, Any], settings: NamedDependency[Settings]
+def new_connection_state(socket: WebSocket[str, Any, Any], settings: Settings) -> ConnectionState:
 {% else %}
-    socket: WebSocket[Any, Any, Any], settings: NamedDependency[Settings]
+def new_connection_state(socket: WebSocket[Any, Any, Any], settings: Settings) -> ConnectionState:
 {% endif %}
-) -> ConnectionState:
     """Create this connection's state and keep it in the connection's own scope state.
 
-    Registered as the ``connection_state`` dependency: Litestar calls it once per connection and
-    hands the same object to ``on_accept``, every ``on_receive`` and ``on_disconnect``.
+    Called once per connection, before it is accepted; the same object then goes to
+    ``on_accept``, every ``on_receive`` and ``on_disconnect`` of that connection.
     """
     connection_id = new_connection_id()
     connection_state = ConnectionState(
