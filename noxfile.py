@@ -3,11 +3,13 @@
 - ``nox -s tests``: the template's own tests (bakes, hooks, rendered files).
 - ``nox -s lint``: ruff and mypy --strict on the template's own Python.
 - ``nox -s bake-and-test``: bake each supported option set and run the generated project's own
-  ``nox`` (its tests, ruff and mypy --strict) on the Python version it was baked for, and a
-  smoke run of its benchmark where the options change it; then ``update-path``.
+  ``nox`` sessions on the Python version it was baked for: ruff, mypy --strict, its tests (the
+  real-server and browser tests where the options change them) and a smoke run of its benchmark
+  where the options change it; then ``update-path``.
   ``nox -s "bake-and-test(python-3.11)"`` runs one option set (and ``update-path``).
 - ``nox -s update-path``: a project baked with cruft from an earlier commit and customized is
-  updated to HEAD (committed work only), gets the README's recipe, and must stay green.
+  updated to HEAD (committed work only), gets the README's recipe, and must stay green (ruff,
+  mypy --strict, the in-process suite).
 """
 
 import json
@@ -43,27 +45,45 @@ AWKWARD_ANSWERS = {
     "package_name": "chat_service_with_a_forty_character_name",
 }
 
+# What of the generated suite each option set runs. The in-process tests, ruff and mypy --strict
+# run everywhere; the real-server tests (marked ``server``) and the browser tests (``browser``)
+# run where the option changes what they exercise; so does a smoke run of the benchmark.
+ALL_TESTS = ""
+NO_BROWSER = "not browser"  # the pages and the browser are the same as in another set
+IN_PROCESS = "not server and not browser"
+BROWSER_NO_SERVER = "not server or browser"  # in-process tests and the demo page
+
 # One option changed at a time, plus the defaults and one set with everything on: the full
-# product grows too fast. The last value: whether the benchmark gets a smoke run, where an option
-# changes what it runs (auth: a token; broadcast: a redis-server); the Python versions and the
-# awkward answers change nothing there that the project's own mypy does not check.
+# product grows too fast. Per set: Python, answers, the tests to run (a pytest -m expression,
+# empty for all), and whether the benchmark gets a smoke run. Where a set runs less, another
+# one covers it: "everything" runs the whole suite on the oldest Python, with both options.
 OPTION_SETS = [
-    nox.param(DEFAULT_PYTHON, {}, True, id="defaults"),
+    nox.param(DEFAULT_PYTHON, {}, ALL_TESTS, True, id="defaults"),
     *(
-        nox.param(version, {"python_version": version}, False, id=f"python-{version}")
+        nox.param(
+            version,
+            {"python_version": version},
+            IN_PROCESS if version == OLDEST_PYTHON else NO_BROWSER,
+            False,
+            id=f"python-{version}",
+        )
         for version in SUPPORTED_PYTHONS
         if version != DEFAULT_PYTHON
     ),
-    nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, True, id="auth-jwt"),
-    nox.param(DEFAULT_PYTHON, {"broadcast": "redis"}, True, id="broadcast-redis"),
+    # A token in the browser's cookie, on the bench's connections: all of it.
+    nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, ALL_TESTS, False, id="auth-jwt"),
+    # A redis-server behind the real-server tests; the pages are the defaults' own.
+    nox.param(DEFAULT_PYTHON, {"broadcast": "redis"}, NO_BROWSER, False, id="broadcast-redis"),
     # Every option on, on the oldest Python: the options' code paths meet its conditionals.
     nox.param(
         OLDEST_PYTHON,
         {"auth": "jwt", "broadcast": "redis", "python_version": OLDEST_PYTHON},
+        ALL_TESTS,
         True,
         id="everything",
     ),
-    nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, False, id="awkward-answers"),
+    # Odd names and a nested WebSocket path: in-process routing, and the demo page's URL.
+    nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, BROWSER_NO_SERVER, False, id="awkward-answers"),
 ]
 
 
@@ -122,23 +142,40 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+def share_mypy_cache(session: nox.Session) -> None:
+    """One mypy cache for every baked project: mypy re-checks what changed between option sets
+    (the project's own modules, by content) and reuses the rest (Litestar and the other
+    dependencies), which is most of its time. It keeps a directory per Python version."""
+    session.env["MYPY_CACHE_DIR"] = str(Path(session.cache_dir) / "mypy")
+
+
+def marker_arguments(tests: str) -> list[str]:
+    return ["-m", tests] if tests else []
+
+
 @nox.session(name="bake-and-test")
-@nox.parametrize(("python", "answers", "bench_smoke"), OPTION_SETS)
-def bake_and_test(session: nox.Session, answers: dict[str, str], bench_smoke: bool) -> None:
+@nox.parametrize(("python", "answers", "tests", "bench_smoke"), OPTION_SETS)
+def bake_and_test(
+    session: nox.Session, answers: dict[str, str], tests: str, bench_smoke: bool
+) -> None:
     """Bake one option set and run the generated project's own nox sessions in it.
 
-    Its default sessions (tests, lint, typecheck) run on the Python version baked for, then, where
-    the option set changes it, its benchmark in a smoke run.
+    On the Python version baked for: its lint and typecheck sessions, its tests session (the
+    tests that OPTION_SETS names; arguments after ``--`` go on to pytest) and, where the option
+    set changes it, its benchmark in a smoke run.
     """
     started = time.monotonic()
     session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
+    share_mypy_cache(session)
     # Outside .nox/, which ruff skips: the baked project's own lint would find no files there.
     with tempfile.TemporaryDirectory(prefix="bake-and-test-") as output_dir:
         project_dir = bake(session, answers, Path(output_dir))
         session.chdir(project_dir)
-        # The generated sessions for the version baked for (its oldest): tests, lint, typecheck.
         nox_in_project = ["nox", "--python", str(session.python)]
-        session.run(*nox_in_project, *session.posargs)
+        session.run(*nox_in_project, "-s", "lint", "typecheck")
+        session.run(
+            *nox_in_project, "-s", "tests", "--", *marker_arguments(tests), *session.posargs
+        )
         if bench_smoke:
             # A tiny benchmark run, so that the benchmark cannot rot; its figures mean nothing.
             bench_json = Path(output_dir) / "bench-smoke.json"
@@ -177,6 +214,7 @@ def update_path(session: nox.Session) -> None:
     Works on a local clone (no network) and on committed work only: commit before running it.
     """
     session.install("cruft>=2.15", "cookiecutter>=2.6", "nox[uv]>=2025.2.9")
+    share_mypy_cache(session)
     git = ["git", "-c", "user.name=update-path", "-c", "user.email=update-path@example.com"]
     head = str(session.run("git", "rev-parse", "HEAD", external=True, silent=True)).strip()
     found = session.run(
@@ -232,8 +270,10 @@ def update_path(session: nox.Session) -> None:
         }
         if differing - user_edits:
             session.error(f"updated project differs from a fresh bake: {sorted(differing)}")
-        # Then the updated project's README recipe, as a user would go on; the full suite, lint
-        # and type check must pass on the result.
+        # Then the updated project's README recipe, as a user would go on; lint, type check and
+        # the in-process suite must pass on the result (the option sets run the real servers).
         session.run("python", str(ROOT / "tests" / "recipe.py"), str(project))
-        session.run("nox", "--python", str(session.python))
+        nox_in_project = ["nox", "--python", str(session.python)]
+        session.run(*nox_in_project, "-s", "lint", "typecheck")
+        session.run(*nox_in_project, "-s", "tests", "--", *marker_arguments(IN_PROCESS))
         session.chdir(ROOT)

@@ -43,6 +43,11 @@ PROJECT_ROOT = Path(__file__).parent.parent
 STARTUP_TIMEOUT = 15.0
 TRACEBACK = "Traceback (most recent call last)"
 
+# One HTTP client for every look at every server: a new one per request would build a TLS context
+# each time (most of 0.1 s). No keep-alive, so that no request meets a connection to a server
+# that a test has stopped.
+_HTTP = httpx.Client(timeout=RECEIVE_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=0))
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -71,7 +76,7 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}{WEBSOCKET_PATH}"
 
     def health(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/health", timeout=RECEIVE_TIMEOUT)
+        response = _HTTP.get(f"{self.url}/health")
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
@@ -82,7 +87,7 @@ class ServerProcess:
 
     def live_objects(self) -> dict[str, int]:
         """Tasks and ConnectionStates the server holds (see ``fault_injection.live_objects``)."""
-        response = httpx.get(self.url + LIVE_OBJECTS_PATH, timeout=RECEIVE_TIMEOUT)
+        response = _HTTP.get(self.url + LIVE_OBJECTS_PATH)
         response.raise_for_status()
         counts: dict[str, int] = response.json()
         return counts
