@@ -13,9 +13,12 @@
 """
 
 import json
+import os
 import shutil
+import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import nox
@@ -146,11 +149,24 @@ def share_mypy_cache(session: nox.Session) -> None:
     """One mypy cache for every baked project: mypy re-checks what changed between option sets
     (the project's own modules, by content) and reuses the rest (Litestar and the other
     dependencies), which is most of its time. It keeps a directory per Python version."""
-    session.env["MYPY_CACHE_DIR"] = str(Path(session.cache_dir) / "mypy")
+    session.env["MYPY_CACHE_DIR"] = str((Path(session.cache_dir) / "mypy").resolve())
 
 
 def marker_arguments(tests: str) -> list[str]:
     return ["-m", tests] if tests else []
+
+
+def start_alongside(
+    session: nox.Session, args: Sequence[str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start a command of this session's environment in the background, its output in ``log``."""
+    env = {name: value for name, value in session.env.items() if value is not None}
+    env = {**os.environ, **env, "PATH": os.pathsep.join([session.bin, os.environ["PATH"]])}
+    with log.open("wb") as output:
+        # The commands are this file's own (S603 warns of untrusted input).
+        return subprocess.Popen(  # noqa: S603
+            list(args), env=env, stdout=output, stderr=subprocess.STDOUT
+        )
 
 
 @nox.session(name="bake-and-test")
@@ -160,9 +176,9 @@ def bake_and_test(
 ) -> None:
     """Bake one option set and run the generated project's own nox sessions in it.
 
-    On the Python version baked for: its lint and typecheck sessions, its tests session (the
-    tests that OPTION_SETS names; arguments after ``--`` go on to pytest) and, where the option
-    set changes it, its benchmark in a smoke run.
+    On the Python version baked for: its tests session (the tests that OPTION_SETS names;
+    arguments after ``--`` go on to pytest) and, alongside it, its lint and typecheck sessions
+    and, where the option set changes it, its benchmark in a smoke run.
     """
     started = time.monotonic()
     session.install("cookiecutter>=2.6", "nox[uv]>=2025.2.9")
@@ -172,14 +188,31 @@ def bake_and_test(
         project_dir = bake(session, answers, Path(output_dir))
         session.chdir(project_dir)
         nox_in_project = ["nox", "--python", str(session.python)]
-        session.run(*nox_in_project, "-s", "lint", "typecheck")
-        session.run(
-            *nox_in_project, "-s", "tests", "--", *marker_arguments(tests), *session.posargs
-        )
+        # The suite waits on its servers and clients much of the time, so the checks that need
+        # no server run alongside it: the whole set takes little more than the suite.
+        alongside = {"lint and typecheck": [*nox_in_project, "-s", "lint", "typecheck"]}
         if bench_smoke:
             # A tiny benchmark run, so that the benchmark cannot rot; its figures mean nothing.
             bench_json = Path(output_dir) / "bench-smoke.json"
-            session.run(*nox_in_project, "-s", "bench", "--", "--smoke", f"--json={bench_json}")
+            alongside["benchmark smoke run"] = [
+                *(*nox_in_project, "-s", "bench", "--", "--smoke", f"--json={bench_json}")
+            ]
+        logs = {what: Path(output_dir) / f"{index}.log" for index, what in enumerate(alongside)}
+        running = {
+            what: start_alongside(session, command, logs[what])
+            for what, command in alongside.items()
+        }
+        try:
+            session.run(
+                *nox_in_project, "-s", "tests", "--", *marker_arguments(tests), *session.posargs
+            )
+        finally:
+            exit_codes = {what: process.wait() for what, process in running.items()}
+            for what, log in logs.items():
+                session.log(f"{what} (alongside the tests):\n{log.read_text(errors='replace')}")
+        failed = [what for what, code in exit_codes.items() if code != 0]
+        if failed:
+            session.error(f"failed alongside the tests: {', '.join(failed)}")
         session.chdir(ROOT)
     session.log(f"option set {session.name}: {time.monotonic() - started:.0f} s")
     # Once per run, however many option sets ran: a project baked earlier must update cleanly.

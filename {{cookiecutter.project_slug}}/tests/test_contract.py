@@ -7,13 +7,17 @@ only slower, less safely or by luck.
 import inspect
 from typing import Any
 
+import anyio
 import pytest
 from litestar import Litestar
 from litestar.connection.base import ASGIConnection
+from litestar.di import Provide
+from litestar.exceptions import ImproperlyConfiguredException
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.listener import ConnectionListener
+from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.messages import EchoReply
 from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
 from {{ cookiecutter.package_name }}.state import new_connection_state
@@ -23,8 +27,8 @@ from .support import TEST_SETTINGS, bare_socket, connect, receive
 
 @pytest.mark.parametrize("hook", ["on_accept", "on_receive", "on_disconnect"])
 def test_every_hook_is_a_coroutine_function(hook: str) -> None:
-    """A plain ``def`` hook would still work, but Litestar would run it in a worker thread on
-    every call (a thread hop per message) and it could not await the outbox."""
+    """The connection's task awaits every hook, so a plain ``def`` hook would fail at the first
+    connection (and it could not await the outbox)."""
     assert inspect.iscoroutinefunction(getattr(ConnectionListener, hook))
 
 
@@ -51,7 +55,7 @@ def test_a_message_without_a_reply_sends_nothing(
 def test_messages_do_not_read_the_scope_state(
     client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Handlers get ConnectionState from the dependency, resolved once per connection.
+    """Hooks get ConnectionState from the connection's task, which creates it once.
     ``socket.state`` builds a new State wrapper on every read: fine once, not once a message."""
     reads = 0
     scope_state = ASGIConnection.state
@@ -73,7 +77,7 @@ def test_messages_do_not_read_the_scope_state(
 
 
 def test_registry_forgets_a_connection_twice_harmlessly() -> None:
-    """on_disconnect may run twice for one connection (a failed on_accept releases it itself)."""
+    """Releasing a connection twice is harmless: on_disconnect must be safe to run twice."""
     registry = ConnectionRegistry()
 {% if cookiecutter.auth == "jwt" %}
     kept, dropped = (new_connection_state(bare_socket(user), TEST_SETTINGS) for user in "ab")
@@ -89,3 +93,39 @@ def test_registry_forgets_a_connection_twice_harmlessly() -> None:
     assert len(registry) == 1
     assert kept.connection_id in registry
     assert dropped.connection_id not in registry
+
+
+def test_a_connection_opens_no_dependency_task_group(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The point of lifecycle.py: Litestar resolves no dependencies for a connection, so it opens
+    no task group for them (litestar#4563). Fails once Litestar's own loop is back in use."""
+    opened = 0
+
+    def counted_create_task_group() -> anyio.abc.TaskGroup:
+        nonlocal opened
+        opened += 1
+        return anyio.create_task_group()
+
+    # Where Litestar's dependency resolution takes its task groups from.
+    monkeypatch.setattr(
+        "litestar._kwargs.kwargs_model.create_task_group", counted_create_task_group
+    )
+    with connect(client) as ws:
+        receive(ws)
+        ws.send_json({"type": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+    assert opened == 0
+
+
+def test_dependencies_on_the_listener_are_refused() -> None:
+    """The hooks get their arguments from the connection's task, never from Litestar's
+    dependencies: a listener that declares some fails at start-up instead of ignoring them."""
+
+    class ListenerWithDependencies(ConnectionListener):
+        dependencies = {"clock": Provide(lambda: 0, sync_to_thread=False)}  # noqa: RUF012
+
+    app = create_app(TEST_SETTINGS)
+    with pytest.raises(ImproperlyConfiguredException, match="dependencies"):
+        app.register(ListenerWithDependencies)

@@ -16,8 +16,9 @@ from abc import abstractmethod
 from typing import Any
 
 from litestar import WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
+from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 from litestar.handlers import WebsocketListener, WebsocketRouteHandler
+from litestar.types import Empty
 
 from .broadcast import BROADCASTER_STATE_KEY, Broadcaster
 from .registry import REGISTRY_STATE_KEY, ConnectionRegistry
@@ -53,6 +54,16 @@ class DirectListener(WebsocketListener):
     def to_handler(self) -> WebsocketRouteHandler:  # type: ignore[override]
         # Litestar's WebsocketListener.to_handler builds its own listener loop (see above); this
         # one registers ``serve_connection`` as a plain WebSocket handler at the same path.
+        ignored = [
+            name
+            for name in ("dependencies", "dto", "return_dto")
+            if getattr(self, name) not in (None, Empty)
+        ]
+        if ignored or self.receive_mode != "text" or self.send_mode != "text":
+            raise ImproperlyConfiguredException(
+                f"{type(self).__name__}: {', '.join(ignored) or 'binary mode'} would never reach"
+                " its hooks, which get their arguments from serve_connection (lifecycle.py)"
+            )
         handler = websocket(
             self.path,
             guards=self.guards,
@@ -60,6 +71,7 @@ class DirectListener(WebsocketListener):
             name=self.name,
             opt=self.opt,
             exception_handlers=self.exception_handlers,
+            websocket_class=self.websocket_class,
         )(self.serve_connection)
         handler.owner = self._owner
         return handler
