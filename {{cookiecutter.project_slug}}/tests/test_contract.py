@@ -16,8 +16,8 @@ from litestar.exceptions import ImproperlyConfiguredException
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import listener
-from {{ cookiecutter.package_name }}.listener import ConnectionListener
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.listener import ConnectionListener
 from {{ cookiecutter.package_name }}.messages import EchoReply
 from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
 from {{ cookiecutter.package_name }}.state import new_connection_state
