@@ -1,13 +1,12 @@
 """Every connection is released, however it ends, and /health counts only live ones."""
 
-from typing import Any
-
 import pytest
-from litestar import Litestar, WebSocket
+from litestar import Litestar
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import listener
+from {{ cookiecutter.package_name }}.outbox import Outbox
 from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY
 
 from .fault_injection import FAULT_TEXT, InjectedFaultError, raising_on_fault_text
@@ -84,13 +83,11 @@ def test_failed_accept_leaves_no_registration(
     registry = app.state[REGISTRY_STATE_KEY]
     registered_before_failure: list[int] = []
 
-    async def failing_send_data(
-        socket: WebSocket[Any, Any, Any], *args: object, **kwargs: object
-    ) -> None:
+    async def failing_send(outbox: Outbox, frame: str) -> None:
         registered_before_failure.append(len(registry))
         raise ConnectionResetError("injected: peer vanished before the welcome")
 
-    monkeypatch.setattr(WebSocket, "send_data", failing_send_data)
+    monkeypatch.setattr(Outbox, "send", failing_send)
 
     with (
         pytest.raises(WebSocketDisconnect),

@@ -6,16 +6,16 @@ In-process, a refusal shows as a close code (Litestar's TestClient cannot show a
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from litestar import Litestar, WebSocket
+from litestar import Litestar
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import handshake, listener
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.handshake import HandshakePolicy, parse_origin
+from {{ cookiecutter.package_name }}.outbox import Outbox
 
 from .fault_injection import FAULT_TEXT, InjectedFaultError, raising_on_fault_text
 from .support import (
@@ -184,11 +184,11 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
     assert len(faults) == 3
     assert all(isinstance(fault, InjectedFaultError) for fault in faults)
 
-    async def failing_send_data(socket: WebSocket[Any, Any, Any], *args: object) -> None:
+    async def failing_send(outbox: Outbox, frame: str) -> None:
         raise ConnectionResetError("injected: peer vanished before the welcome")
 
     with monkeypatch.context() as patched:
-        patched.setattr(WebSocket, "send_data", failing_send_data)
+        patched.setattr(Outbox, "send", failing_send)
         for _ in range(3):
             with pytest.raises(WebSocketDisconnect), connect(capped_client) as ws:
                 ws.receive_json(timeout=RECEIVE_TIMEOUT)

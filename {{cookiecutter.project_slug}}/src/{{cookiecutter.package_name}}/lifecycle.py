@@ -88,11 +88,12 @@ class DirectListener(WebsocketListener):
         await socket.accept()
         try:
             await self.on_accept(socket, connection_state, connection_registry)
-            while True:
-                data = await socket.receive_data("text")
-                await self.on_receive(data, connection_state, broadcaster)
+            # The ASGI events as they come (receive_data would add a layer to every message);
+            # a binary frame has no text and gets the same error frame as an empty one.
+            while (event := await socket.receive())["type"] == "websocket.receive":
+                await self.on_receive(event.get("text") or "", connection_state, broadcaster)
         except WebSocketDisconnect:
-            pass  # the client left, or a hook closed the connection
+            pass  # a hook closed the connection
         finally:
             # Every path ends here: a close, a drop, a hook's error, even a failed on_accept.
             await self.on_disconnect(connection_state, connection_registry)

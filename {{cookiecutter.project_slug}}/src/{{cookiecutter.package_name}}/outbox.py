@@ -20,6 +20,7 @@ from typing import Any
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1013_TRY_AGAIN_LATER
+from litestar.types import WebSocketSendEvent
 
 OUTBOX_FRAMES = 256
 """Broadcasts that may wait for one slow client; one more and it is shed."""
@@ -86,12 +87,14 @@ class Outbox:
 
     async def send(self, frame: str) -> None:
         """Send ``frame`` now, in turn with the queued broadcasts."""
-        # acquire/release rather than ``async with``: the same, minus two coroutines per frame.
+        # acquire/release rather than ``async with``, and the ASGI event rather than send_data:
+        # the same, minus three coroutines per frame.
         await self._turn.acquire()
         try:
             if self._closed:
                 raise WebSocketDisconnect(detail="connection already closed by the server")
-            await self._socket.send_data(frame)
+            event: WebSocketSendEvent = {"type": "websocket.send", "bytes": None, "text": frame}
+            await self._socket.send(event)
         finally:
             self._turn.release()
 
