@@ -33,6 +33,7 @@ EXPECTED_FILES = [
     "src/{package}/broadcast.py",
     "src/{package}/demo.html",
     "src/{package}/handshake.py",
+    "src/{package}/lifecycle.py",
     "src/{package}/listener.py",
     "src/{package}/messages.py",
     "src/{package}/outbox.py",
