@@ -77,7 +77,7 @@ def live_objects() -> dict[str, int]:
     """What the server still holds: asyncio tasks, and ConnectionStates anywhere in memory.
 
     Served by the test server only. After every connection has ended, a leaked connection shows
-    here exactly (its state, its forwarder task), where RSS would only hint at it.
+    here exactly (its state, its outbox's sending task), where RSS would only hint at it.
     """
     gc.collect()
     return {
