@@ -169,6 +169,11 @@ def marker_arguments(tests: str) -> list[str]:
     return ["-m", tests] if tests else []
 
 
+def nox_in_project(session: nox.Session) -> list[str]:
+    """The baked project's own nox, on this session's Python version."""
+    return ["nox", "--python", str(session.python)]
+
+
 def start_alongside(
     session: nox.Session, args: Sequence[str], log: Path
 ) -> subprocess.Popen[bytes]:
@@ -205,16 +210,15 @@ def bake_and_test(
     with tempfile.TemporaryDirectory(prefix="bake-and-test-") as output_dir:
         project_dir = bake(session, answers, Path(output_dir))
         session.chdir(project_dir)
-        nox_in_project = ["nox", "--python", str(session.python)]
+        project_nox = nox_in_project(session)
         # The suite waits on its servers and clients much of the time, so the checks that need
         # no server run alongside it: the whole set takes little more than the suite.
-        alongside = {"lint and typecheck": [*nox_in_project, "-s", "lint", "typecheck"]}
+        alongside = {"lint and typecheck": [*project_nox, "-s", "lint", "typecheck"]}
         if bench_smoke:
             # A tiny benchmark run, so that the benchmark cannot rot; its figures mean nothing.
             bench_json = Path(output_dir) / "bench-smoke.json"
-            alongside["benchmark smoke run"] = [
-                *(*nox_in_project, "-s", "bench", "--", "--smoke", f"--json={bench_json}")
-            ]
+            bench = ["-s", "bench", "--", "--smoke", f"--json={bench_json}"]
+            alongside["benchmark smoke run"] = [*project_nox, *bench]
         logs = {what: Path(output_dir) / f"{index}.log" for index, what in enumerate(alongside)}
         running = {
             what: start_alongside(session, command, logs[what])
@@ -222,7 +226,7 @@ def bake_and_test(
         }
         try:
             session.run(
-                *nox_in_project, "-s", "tests", "--", *marker_arguments(tests), *session.posargs
+                *project_nox, "-s", "tests", "--", *marker_arguments(tests), *session.posargs
             )
         finally:
             exit_codes = {what: process.wait() for what, process in running.items()}
@@ -324,7 +328,7 @@ def update_path(session: nox.Session) -> None:
         # Then the updated project's README recipe, as a user would go on; lint, type check and
         # the in-process suite must pass on the result (the option sets run the real servers).
         session.run("python", str(ROOT / "tests" / "recipe.py"), str(project))
-        nox_in_project = ["nox", "--python", str(session.python)]
-        session.run(*nox_in_project, "-s", "lint", "typecheck")
-        session.run(*nox_in_project, "-s", "tests", "--", *marker_arguments(IN_PROCESS))
+        project_nox = nox_in_project(session)
+        session.run(*project_nox, "-s", "lint", "typecheck")
+        session.run(*project_nox, "-s", "tests", "--", *marker_arguments(IN_PROCESS))
         session.chdir(ROOT)

@@ -28,8 +28,8 @@ def run_in_project(
     )
 
 
-# The in-process suite here; noxfile.py's update-path session runs the full suite (real server,
-# browser), ruff and mypy on a project with the same recipe applied.
+# The in-process suite here, as noxfile.py's update-path session runs it (with ruff) on an updated
+# project with the same recipe applied.
 IN_PROCESS = ("-m", "not server and not browser")
 
 

@@ -75,10 +75,14 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{WEBSOCKET_PATH}"
 
-    def health(self) -> dict[str, Any]:
-        response = _HTTP.get(f"{self.url}/health")
+    def get_json(self, path: str) -> Any:
+        """The JSON body of a GET of ``path``; an error status fails."""
+        response = _HTTP.get(self.url + path)
         response.raise_for_status()
-        body: dict[str, Any] = response.json()
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.get_json("/health")
         return body
 
     def live_connections(self) -> int:
@@ -87,9 +91,7 @@ class ServerProcess:
 
     def live_objects(self) -> dict[str, int]:
         """Tasks and ConnectionStates the server holds (see ``fault_injection.live_objects``)."""
-        response = _HTTP.get(self.url + LIVE_OBJECTS_PATH)
-        response.raise_for_status()
-        counts: dict[str, int] = response.json()
+        counts: dict[str, int] = self.get_json(LIVE_OBJECTS_PATH)
         return counts
 
     def rss_bytes(self) -> int | None:
