@@ -42,6 +42,7 @@ EXPECTED_FILES = [
     "src/{package}/registry.py",
     "src/{package}/settings.py",
     "src/{package}/state.py",
+    "src/{package}/websocket.py",
     "tests/__init__.py",
     "tests/browser.py",
     "tests/conftest.py",

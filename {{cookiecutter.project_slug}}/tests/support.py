@@ -7,7 +7,7 @@ from datetime import timedelta
 {% endif %}
 from typing import Any, cast
 
-from litestar import Litestar, WebSocket
+from litestar import Litestar
 from litestar.testing import TestClient, WebSocketTestSession
 from litestar.types import WebSocketScope
 
@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.auth import mint_token
 {% endif %}
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.websocket import DirectWebSocket
 
 RECEIVE_TIMEOUT = 2.0
 
@@ -97,11 +98,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = RECEIVE_TIMEOUT) 
 
 
 {% if cookiecutter.auth == "jwt" %}
-def bare_socket(user: str) -> WebSocket[Any, Any, Any]:
+def bare_socket(user: str) -> DirectWebSocket[str]:
     """A WebSocket over a minimal scope: the scope state, and the user auth put in the scope."""
-    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}, "user": user}))
+    return DirectWebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}, "user": user}))
 {% else %}
-def bare_socket() -> WebSocket[Any, Any, Any]:
+def bare_socket() -> DirectWebSocket[Any]:
     """A WebSocket over a minimal scope: enough for code that touches only the scope state."""
-    return WebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
+    return DirectWebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
 {% endif %}

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from litestar import Litestar
+from litestar import Litestar, WebSocket
 from litestar.connection.base import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
@@ -129,3 +129,15 @@ def test_dependencies_on_the_listener_are_refused() -> None:
     app = create_app(TEST_SETTINGS)
     with pytest.raises(ImproperlyConfiguredException, match="dependencies"):
         app.register(ListenerWithDependencies)
+
+
+def test_a_websocket_class_without_the_servers_own_receive_and_send_is_refused() -> None:
+    """The connection's loop and its outbox use ``DirectWebSocket``'s server receive and send:
+    a listener with a plain ``WebSocket`` class fails at start-up, not at its first frame."""
+
+    class ListenerWithPlainSockets(ConnectionListener):
+        websocket_class = WebSocket
+
+    app = create_app(TEST_SETTINGS)
+    with pytest.raises(ImproperlyConfiguredException, match="DirectWebSocket"):
+        app.register(ListenerWithPlainSockets)

@@ -5,6 +5,7 @@ Why not Litestar's own listener loop: for every connection, Litestar 2 resolves 
 than everything else a connection does here (https://github.com/litestar-org/litestar/issues/4563).
 ``DirectListener`` keeps the listener's shape (Litestar builds one instance; ``on_accept``,
 ``on_receive``, ``on_disconnect``) but runs the loop itself and hands each hook its arguments.
+Its frames skip Litestar's per-frame wrappers too (``DirectWebSocket`` in websocket.py).
 
 Once Litestar fixes that, this module can go: derive ``ConnectionListener`` from
 ``WebsocketListener`` again, provide ``connection_state`` and the app-wide objects as
@@ -24,10 +25,13 @@ from .broadcast import BROADCASTER_STATE_KEY, Broadcaster
 from .registry import REGISTRY_STATE_KEY, ConnectionRegistry
 from .settings import SETTINGS_STATE_KEY, Settings
 from .state import ConnectionState, new_connection_state
+from .websocket import DirectWebSocket
 
 
 class DirectListener(WebsocketListener):
     """A ``WebsocketListener`` whose connections run through ``serve_connection``."""
+
+    websocket_class: type[WebSocket[Any, Any, Any]] | None = DirectWebSocket
 
     async def on_accept(
         self,
@@ -64,6 +68,11 @@ class DirectListener(WebsocketListener):
                 f"{type(self).__name__}: {', '.join(ignored) or 'binary mode'} would never reach"
                 " its hooks, which get their arguments from serve_connection (lifecycle.py)"
             )
+        if self.websocket_class is None or not issubclass(self.websocket_class, DirectWebSocket):
+            raise ImproperlyConfiguredException(
+                f"{type(self).__name__}: websocket_class must derive from DirectWebSocket"
+                " (websocket.py), which serve_connection and the Outbox rely on"
+            )
         handler = websocket(
             self.path,
             guards=self.guards,
@@ -76,7 +85,7 @@ class DirectListener(WebsocketListener):
         handler.owner = self._owner
         return handler
 
-    async def serve_connection(self, socket: WebSocket[Any, Any, Any]) -> None:
+    async def serve_connection(self, socket: DirectWebSocket[Any]) -> None:
         """One connection, from accept to its end: the whole life of its ``ConnectionState``."""
         # The app state holds what every connection shares on purpose. The connection's own
         # state is a local of this call, the one task that handles the connection.
@@ -88,10 +97,11 @@ class DirectListener(WebsocketListener):
         await socket.accept()
         try:
             await self.on_accept(socket, connection_state, connection_registry)
-            # The ASGI events as they come (receive_data would add a layer to every message);
-            # a binary frame has no text and gets the same error frame as an empty one.
-            while (event := await socket.receive())["type"] == "websocket.receive":
+            # The server's ASGI events as they come (see DirectWebSocket); a binary frame has no
+            # text and gets the same error frame as an empty one.
+            while (event := await socket.server_receive())["type"] == "websocket.receive":
                 await self.on_receive(event.get("text") or "", connection_state, broadcaster)
+            socket.connection_state = "disconnect"  # as Litestar's receive would have noted
         except WebSocketDisconnect:
             pass  # a hook closed the connection
         finally:

@@ -19,7 +19,6 @@ through one example; ``tests/test_contract.py`` checks the promises these hooks 
 import logging
 from typing import Any, NoReturn
 
-import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
@@ -39,6 +38,7 @@ from .messages import (
     ServerMessage,
     Welcome,
     decode_client_message,
+    encode_server_message,
 )
 from .registry import ConnectionRegistry
 from .state import ConnectionState
@@ -46,9 +46,6 @@ from .state import ConnectionState
 WEBSOCKET_PATH = "{{ cookiecutter.websocket_path }}"
 
 logger = logging.getLogger(__name__)
-
-
-_encoder = msgspec.json.Encoder()
 
 
 async def reply_to(
@@ -77,11 +74,6 @@ async def reply_to(
             return None  # the sender gets the broadcast like every other connection
 
 
-async def send_message(connection_state: ConnectionState, message: ServerMessage) -> None:
-    """Send ``message`` to this connection, in turn with the broadcasts queued for it."""
-    await connection_state.outbox.send(_encoder.encode(message).decode())
-
-
 async def close_connection(connection_state: ConnectionState, code: int, reason: str) -> NoReturn:
     """Close this connection with ``code`` and end its handling; on_disconnect still runs."""
     await connection_state.outbox.close(code, reason)
@@ -100,7 +92,7 @@ async def refuse_over_limit(connection_state: ConnectionState) -> None:
         )
         await close_connection(connection_state, WS_1008_POLICY_VIOLATION, "rate limit exceeded")
     detail = f"rate limit exceeded: {budget.describe()}; message dropped"
-    await send_message(connection_state, ErrorFrame(detail=detail))
+    await connection_state.outbox.send(encode_server_message(ErrorFrame(detail=detail)))
 
 
 class ConnectionListener(DirectListener):
@@ -126,7 +118,7 @@ class ConnectionListener(DirectListener):
                 user=connection_state.user,
 {% endif %}
             )
-            await send_message(connection_state, welcome)
+            await connection_state.outbox.send(encode_server_message(welcome))
             # From now on broadcasts flow to this connection (queued since it was registered).
             connection_state.outbox.start()
             # Further set-up of the connection (subscriptions, ...) goes here, inside the try.
@@ -146,7 +138,8 @@ class ConnectionListener(DirectListener):
         try:
             message = decode_client_message(data)
         except ProtocolError as error:
-            await send_message(connection_state, ErrorFrame(detail=str(error)))
+            error_frame = ErrorFrame(detail=str(error))
+            await connection_state.outbox.send(encode_server_message(error_frame))
             return
         try:
             reply = await reply_to(message, connection_state, broadcaster)
@@ -158,7 +151,7 @@ class ConnectionListener(DirectListener):
             )
             await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "internal error")
         if reply is not None:
-            await send_message(connection_state, reply)
+            await connection_state.outbox.send(encode_server_message(reply))
 
     async def on_disconnect(
         self, connection_state: ConnectionState, connection_registry: ConnectionRegistry

@@ -66,6 +66,7 @@ class ErrorFrame(msgspec.Struct, tag="error"):
 ServerMessage = Welcome | EchoReply | Pong | BroadcastFrame | ErrorFrame
 
 _client_message_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
+_server_message_encoder = msgspec.json.Encoder()
 
 
 class ProtocolError(ValueError):
@@ -85,3 +86,8 @@ def decode_client_message(frame: str) -> ClientMessage:
         raise ProtocolError("text frame is not valid UTF-8") from None
     except RecursionError:
         raise ProtocolError("JSON is nested too deeply") from None
+
+
+def encode_server_message(message: ServerMessage) -> str:
+    """The text of the frame that carries ``message`` to a client."""
+    return _server_message_encoder.encode(message).decode()

@@ -15,12 +15,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Any
 
-from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1013_TRY_AGAIN_LATER
-from litestar.types import WebSocketSendEvent
+from litestar.types import Send, WebSocketCloseEvent, WebSocketSendEvent
 
 OUTBOX_FRAMES = 256
 """Broadcasts that may wait for one slow client; one more and it is shed."""
@@ -39,14 +37,14 @@ class Outbox:
         "_closed",
         "_connection_id",
         "_queue",
+        "_send",
         "_sender",
-        "_socket",
         "_started",
         "_turn",
     )
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], connection_id: str) -> None:
-        self._socket = socket
+    def __init__(self, send: Send, connection_id: str) -> None:
+        self._send = send  # the server's ASGI send for this connection (see DirectWebSocket)
         self._connection_id = connection_id
         self._queue: deque[str | None] | None = None  # created by the first broadcast
         self._turn = asyncio.Lock()
@@ -87,14 +85,13 @@ class Outbox:
 
     async def send(self, frame: str) -> None:
         """Send ``frame`` now, in turn with the queued broadcasts."""
-        # acquire/release rather than ``async with``, and the ASGI event rather than send_data:
-        # the same, minus three coroutines per frame.
+        # acquire/release rather than ``async with``: the same, minus a coroutine per frame.
         await self._turn.acquire()
         try:
             if self._closed:
                 raise WebSocketDisconnect(detail="connection already closed by the server")
             event: WebSocketSendEvent = {"type": "websocket.send", "bytes": None, "text": frame}
-            await self._socket.send(event)
+            await self._send(event)
         finally:
             self._turn.release()
 
@@ -104,7 +101,8 @@ class Outbox:
             if self._closed:
                 return
             self._closed = True
-            await self._socket.close(code=code, reason=reason)
+            event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+            await self._send(event)
 
     def offer(self, frame: str) -> None:
         """Queue a broadcast without waiting; a client with a full queue is shed instead."""

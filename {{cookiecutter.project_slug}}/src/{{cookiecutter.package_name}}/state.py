@@ -16,14 +16,15 @@ wrapper on each access: fine once per connection, too slow once per message.)
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+{% if cookiecutter.auth != "jwt" %}
 from typing import Any
+{% endif %}
 from uuid import uuid4
-
-from litestar import WebSocket
 
 from .outbox import Outbox
 from .ratelimit import MessageBudget
 from .settings import Settings
+from .websocket import DirectWebSocket
 
 CONNECTION_STATE_KEY = "connection_state"
 """Key of this connection's ``ConnectionState`` in its scope state."""
@@ -58,9 +59,9 @@ class ConnectionState:
 
 
 {% if cookiecutter.auth == "jwt" %}
-def new_connection_state(socket: WebSocket[str, Any, Any], settings: Settings) -> ConnectionState:
+def new_connection_state(socket: DirectWebSocket[str], settings: Settings) -> ConnectionState:
 {% else %}
-def new_connection_state(socket: WebSocket[Any, Any, Any], settings: Settings) -> ConnectionState:
+def new_connection_state(socket: DirectWebSocket[Any], settings: Settings) -> ConnectionState:
 {% endif %}
     """Create this connection's state and keep it in the connection's own scope state.
 
@@ -75,7 +76,7 @@ def new_connection_state(socket: WebSocket[Any, Any, Any], settings: Settings) -
         user=socket.user,
 {% endif %}
         message_budget=MessageBudget(per_second=settings.rate_limit, burst=settings.rate_burst),
-        outbox=Outbox(socket, connection_id),
+        outbox=Outbox(socket.server_send, connection_id),
     )
     socket.scope["state"][CONNECTION_STATE_KEY] = connection_state
     return connection_state

@@ -1,0 +1,28 @@
+"""``DirectWebSocket``: Litestar's ``WebSocket``, keeping the server's own receive and send too.
+
+Litestar wraps the server's ``receive`` and ``send`` to track the connection's state: one more
+coroutine for every frame, each way. The two paths every frame takes (the receive loop in
+``lifecycle.py`` and ``Outbox.send``) use the server's own and keep that state themselves;
+everything else, hooks included, uses the socket as Litestar made it.
+"""
+
+from typing import Any, TypeVar
+
+from litestar import WebSocket
+from litestar.connection.base import empty_receive, empty_send
+from litestar.types import Receive, Scope, Send
+
+UserT = TypeVar("UserT")
+
+
+class DirectWebSocket(WebSocket[UserT, Any, Any]):
+    """The socket of every connection to ``ConnectionListener`` (its ``websocket_class``)."""
+
+    def __init__(
+        self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send
+    ) -> None:
+        super().__init__(scope, receive, send)
+        self.server_receive = receive
+        """The server's receive: it does not update ``connection_state``."""
+        self.server_send = send
+        """The server's send: it does not refuse to send after a disconnect."""
