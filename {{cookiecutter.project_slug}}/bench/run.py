@@ -2,15 +2,16 @@
 endpoint a user would write instead, in one run.
 
 Each server runs under uvicorn with the same flags (one worker, websockets-sansio, compression
-off) and is driven by ``load.py`` in a separate process; with ``taskset``, server and client
-are pinned to different cores. The servers take turns, in a rotating order, for ``--rounds``
-rounds. Phases: echo throughput, connection rate, reconnect storm, broadcast fan-out, idle
-memory. The report
-gives medians and ranges, ratios to the raw ASGI app, the server's CPU time per operation, and
-the client's CPU use (near 100% would mean the client, not the server, was
-the limit). ``--json`` also writes every figure.
+off); all four run at once, and ``load.py``, in a separate process, loads them in turn: within
+each phase they take turns in ``--blocks`` short blocks, so that a slow moment of a shared
+machine falls on all of them alike. With ``taskset``, the servers and the client are pinned to
+different cores. Each of ``--rounds`` rounds starts fresh servers. Phases: idle memory, echo
+throughput, connection rate, broadcast fan-out, reconnect storm. The report gives medians and
+ranges, ratios to the raw ASGI app, the server's CPU time per operation, and the client's CPU
+use (near 100% would mean the client, not the server, was the limit). ``--json`` also writes
+every figure.
 
-    nox -s bench                          # defaults: under a minute on 2 cores
+    nox -s bench                          # defaults: about a minute on 2 cores
     nox -s bench -- --rounds 5 --connections 100 --messages 5000
 """
 
@@ -158,22 +159,31 @@ def wait_for_broadcasts(port: int, timeout: float = 15) -> None:
     raise RuntimeError(f"broadcasts did not become available within {timeout} s")
 
 
-def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]:
-    """Start one server, load it from a separate process, stop it; return the load's figures."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, f"--port={port}", *UVICORN_FLAGS]
-    server = subprocess.Popen([*cores.server, *command], cwd=PROJECT_ROOT)
+def run_round(names: list[str], args: argparse.Namespace, cores: Cores) -> dict[str, Any]:
+    """Start every server, load them from one separate process, stop them; return the load's
+    figures by server. ``names`` gives the order of their turns."""
+    started: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
-        wait_for_port(port, server)
-        if app == SERVERS[SERVICE]:
-            wait_for_broadcasts(port)
+        for name in names:
+            port = free_port()
+            command = [sys.executable, "-m", "uvicorn", SERVERS[name], f"--port={port}"]
+            server = subprocess.Popen([*cores.server, *command, *UVICORN_FLAGS], cwd=PROJECT_ROOT)
+            started[name] = (server, port)
+        for name, (server, port) in started.items():
+            wait_for_port(port, server)
+            if name == SERVICE:
+                wait_for_broadcasts(port)
+        targets = [
+            ("--target", name, str(server.pid), f"ws://127.0.0.1:{port}{WEBSOCKET_PATH}")
+            for name, (server, port) in started.items()
+        ]
         load = subprocess.run(
             [
                 *cores.client,
                 sys.executable,
                 str(Path(__file__).with_name("load.py")),
-                f"--url=ws://127.0.0.1:{port}{WEBSOCKET_PATH}",
-                f"--server-pid={server.pid}",
+                *(argument for target in targets for argument in target),
+                f"--blocks={args.blocks}",
                 f"--connections={args.connections}",
                 f"--messages={args.messages}",
                 f"--connect-count={args.connect_count}",
@@ -192,12 +202,14 @@ def run_once(app: str, args: argparse.Namespace, cores: Cores) -> dict[str, Any]
             timeout=600,
         )
         if load.returncode != 0:
-            raise RuntimeError(f"load generator failed against {app}:\n{load.stderr}")
+            raise RuntimeError(f"load generator failed:\n{load.stderr}")
         figures: dict[str, Any] = json.loads(load.stdout)
         return figures
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=15)
+        for server, _ in started.values():
+            server.send_signal(signal.SIGTERM)
+        for server, _ in started.values():
+            server.wait(timeout=15)
 
 
 async def app_cost(app: Any, messages: int) -> float:
@@ -259,8 +271,13 @@ async def warm_app_cost(app: Any, messages: int, repeats: int = 5) -> float:
     return min([await app_cost(app, messages) for _ in range(repeats)])
 
 
-def summarize(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+def summarize(values: list[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "by_round": values,
+    }
 
 
 def per_second(phase: dict[str, float]) -> float:
@@ -359,8 +376,9 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
         f" {args.connect_at_once} at once; storm: {args.storm} connections at once, seconds"
         f" until all are welcomed; fan-out: {args.broadcasts} broadcasts from one sender"
         f" (10 in flight) to {args.receivers} receivers; memory: {args.idle} idle connections."
-        "\nMedian (min-max); ratios are medians over the raw ASGI app's. App-only: the app's ASGI"
-        " callable driven directly, no server or network.\n"
+        "\nMedian (min-max) over the rounds; a ratio is the median of the rounds' ratios (in each"
+        " round, the servers took turns). App-only: the app's ASGI callable driven directly, no"
+        " server or network.\n"
     )
     for row in rows:
         print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))  # noqa: T201
@@ -384,23 +402,26 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def ratio(figures: dict[str, Any], baseline: dict[str, Any], key: str) -> float:
-    """Median over median; NaN where the baseline measured 0 (a run too short to tell)."""
-    denominator = float(baseline[key]["median"])
-    return float(figures[key]["median"]) / denominator if denominator else float("nan")
+    """The median over the rounds of each round's ratio: the servers of one round took turns,
+    so a slow moment of the machine weighs on both sides of it. NaN where the baseline measured
+    0 (a run too short to tell)."""
+    pairs = zip(figures[key]["by_round"], baseline[key]["by_round"], strict=True)
+    ratios = [value / base for value, base in pairs if base]
+    return statistics.median(ratios) if ratios else float("nan")
 
 
 def measure_every_server(args: argparse.Namespace, cores: Cores) -> dict[str, list[dict[str, Any]]]:
-    """Every server, ``args.rounds`` times, in a rotating order."""
+    """Every server, ``args.rounds`` times, the first turn going to each in a rotating order."""
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
     names = list(SERVERS)
     for round_number in range(args.rounds):
         order = names[round_number % len(names) :] + names[: round_number % len(names)]
+        print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr)  # noqa: T201
+        figures = run_round(order, args, cores)
         for name in order:
-            print(f"round {round_number + 1}/{args.rounds}: {name}", file=sys.stderr)  # noqa: T201
-            figures = run_once(SERVERS[name], args, cores)
             app = import_from_string(SERVERS[name])
-            figures["app_only_us_per_message"] = asyncio.run(warm_app_cost(app, args.app_messages))
-            results[name].append(figures)
+            app_only = asyncio.run(warm_app_cost(app, args.app_messages))
+            results[name].append({**figures[name], "app_only_us_per_message": app_only})
     return results
 
 
@@ -409,6 +430,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--blocks", type=int, default=20, help="turns of the servers per phase")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--messages", type=int, default=500, help="echoes per connection")
     parser.add_argument("--connect-count", type=int, default=200)
@@ -426,7 +448,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.smoke:
-        args.rounds, args.connections, args.messages = 1, 2, 20
+        args.rounds, args.blocks, args.connections, args.messages = 1, 2, 2, 20
         args.connect_count, args.idle, args.app_messages = 5, 5, 100
         args.receivers, args.broadcasts, args.storm = 5, 10, 5
 
