@@ -58,19 +58,19 @@ AWKWARD_ANSWERS = {
 # What of the generated suite each option set runs. The in-process tests, ruff and mypy --strict
 # run everywhere; the real-server tests (marked ``server``) and the browser tests (``browser``)
 # run where the option changes what they exercise; so does a smoke run of the benchmark.
-ALL_TESTS = ""
 NO_BROWSER = "not browser"
 IN_PROCESS = "not server and not browser"
 BROWSER_NO_SERVER = "not server or browser"  # in-process tests and the demo page
 WITH_REDIS = "not browser and (not server or redis)"  # in-process, and all that uses Redis
 
 # One option changed at a time, plus the defaults and one set with everything on: the full
-# product grows too fast. Per set: Python, answers, the tests to run (a pytest -m expression,
-# empty for all), and whether the benchmark gets a smoke run. Where a set runs less, another
-# one covers it: "everything" runs all but the browser tests on the oldest Python, with both
-# options; the browser tests run for the defaults, auth=jwt and the awkward answers.
+# product grows too fast. Per set: Python, answers, the tests to run (a pytest -m expression),
+# and whether the benchmark gets a smoke run. Where a set runs less, another one covers it: the
+# real-server tests run for the defaults and, with both options, for "everything" (on the oldest
+# Python); the browser tests for auth=jwt and the awkward answers (the default options).
 OPTION_SETS = [
-    nox.param(DEFAULT_PYTHON, {}, ALL_TESTS, False, id="defaults"),
+    # The browser tests with these options: the awkward answers, which change only names.
+    nox.param(DEFAULT_PYTHON, {}, NO_BROWSER, False, id="defaults"),
     # The service's code has no branch on the Python version: the real servers run on the
     # default Python (above) and the oldest ("everything"); the generated CI runs every test on
     # every version. The newest runs the benchmark's smoke run for the default options (here it
@@ -86,8 +86,8 @@ OPTION_SETS = [
         for version in SUPPORTED_PYTHONS
         if version != DEFAULT_PYTHON
     ),
-    # A token in the browser's cookie, on the bench's connections: all of it.
-    nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, ALL_TESTS, False, id="auth-jwt"),
+    # A token in the browser's cookie; "everything" runs the real-server tests with tokens.
+    nox.param(DEFAULT_PYTHON, {"auth": "jwt"}, BROWSER_NO_SERVER, False, id="auth-jwt"),
     # The tests that start a redis-server; "everything" runs the other real-server tests with it.
     nox.param(DEFAULT_PYTHON, {"broadcast": "redis"}, WITH_REDIS, False, id="broadcast-redis"),
     # Every option on, on the oldest Python: the options' code paths meet its conditionals.
@@ -98,7 +98,8 @@ OPTION_SETS = [
         True,
         id="everything",
     ),
-    # Odd names and a nested WebSocket path: in-process routing, and the demo page's URL.
+    # Odd names and a nested WebSocket path: in-process routing, and the demo page's URL (and
+    # the browser tests of the default options).
     nox.param(DEFAULT_PYTHON, AWKWARD_ANSWERS, BROWSER_NO_SERVER, False, id="awkward-answers"),
 ]
 
