@@ -396,6 +396,7 @@ def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
             f" connection rate {ratio(service, figures, 'connections_per_second'):.2f}x,"
             f" CPU per connection {ratio(service, figures, 'server_cpu_us_per_connection'):.2f}x,"
             f" storm time {ratio(service, figures, 'storm_seconds'):.2f}x,"
+            f" broadcasts {ratio(service, figures, 'broadcasts_per_second'):.2f}x,"
             f" idle memory {ratio(service, figures, 'idle_kib_per_connection'):.2f}x,"
             f" app-only cost per message {ratio(service, figures, 'app_only_us_per_message'):.2f}x"
         )
