@@ -5,6 +5,8 @@ only slower, less safely or by luck.
 """
 
 import inspect
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -117,6 +119,38 @@ def test_a_connection_opens_no_dependency_task_group(
         assert receive(ws) == {"type": "pong"}
 
     assert opened == 0
+
+
+def test_frames_go_through_the_servers_own_receive_and_send(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Litestar's per-frame wrappers (websocket.py) see the handshake only: the connect event and
+    the accept, however many messages follow."""
+    wrapped_calls: Counter[str] = Counter()
+
+    def counting(kind: str, wrap: Callable[[WebSocket[Any, Any, Any], Any], Any]) -> Any:
+        def counting_wrap(socket: WebSocket[Any, Any, Any], server_callable: Any) -> Any:
+            wrapped = wrap(socket, server_callable)
+
+            async def counted(*arguments: Any) -> Any:
+                wrapped_calls[kind] += 1
+                return await wrapped(*arguments)
+
+            return counted
+
+        return counting_wrap
+
+    monkeypatch.setattr(
+        WebSocket, "receive_wrapper", counting("receive", WebSocket.receive_wrapper)
+    )
+    monkeypatch.setattr(WebSocket, "send_wrapper", counting("send", WebSocket.send_wrapper))
+    with connect(client) as ws:
+        receive(ws)
+        for _ in range(3):
+            ws.send_json({"type": "ping"})
+            assert receive(ws) == {"type": "pong"}
+
+    assert wrapped_calls == {"receive": 1, "send": 1}
 
 
 def test_dependencies_on_the_listener_are_refused() -> None:

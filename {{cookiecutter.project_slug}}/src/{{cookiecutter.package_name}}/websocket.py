@@ -1,9 +1,10 @@
 """``DirectWebSocket``: Litestar's ``WebSocket``, keeping the server's own receive and send too.
 
 Litestar wraps the server's ``receive`` and ``send`` to track the connection's state: one more
-coroutine for every frame, each way. The two paths every frame takes (the receive loop in
-``lifecycle.py`` and ``Outbox.send``) use the server's own and keep that state themselves;
-everything else, hooks included, uses the socket as Litestar made it.
+coroutine for every frame, each way. The two paths every frame takes use the server's own
+instead: the receive loop in ``lifecycle.py`` notes the end of the connection itself, and
+``Outbox`` keeps its own guard (nothing is sent after its close). Everything else, hooks
+included, uses the socket as Litestar made it.
 """
 
 from typing import Any, TypeVar
