@@ -66,20 +66,22 @@ WITH_REDIS = "not browser and (not server or redis)"  # in-process, and all that
 # One option changed at a time, plus the defaults and one set with everything on: the full
 # product grows too fast. Per set: Python, answers, the tests to run (a pytest -m expression),
 # and whether the benchmark gets a smoke run. Where a set runs less, another one covers it: the
-# real-server tests run for the defaults and, with both options, for "everything" (on the oldest
-# Python); the browser tests for auth=jwt and the awkward answers (the default options).
+# real-server tests run for the defaults, the newest Python and, with both options, "everything"
+# (on the oldest Python); the browser tests for auth=jwt and the awkward answers (the default
+# options).
 OPTION_SETS = [
     # The browser tests with these options: the awkward answers, which change only names.
     nox.param(DEFAULT_PYTHON, {}, NO_BROWSER, False, id="defaults"),
-    # The service's code has no branch on the Python version: the real servers run on the
-    # default Python (above) and the oldest ("everything"); the generated CI runs every test on
-    # every version. The newest runs the benchmark's smoke run for the default options (here it
-    # has the time to spare), "everything" the one with both options.
+    # The service's code has no branch on the Python version, but asyncio's behaviour changes
+    # between versions: the real servers run on the default Python (above), the newest (here)
+    # and the oldest ("everything"); the generated CI runs every test on every version. The
+    # newest also runs the benchmark's smoke run for the default options, "everything" the one
+    # with both options.
     *(
         nox.param(
             version,
             {"python_version": version},
-            IN_PROCESS,
+            NO_BROWSER if version == NEWEST_PYTHON else IN_PROCESS,
             version == NEWEST_PYTHON,
             id=f"python-{version}",
         )
