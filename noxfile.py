@@ -168,10 +168,6 @@ def share_mypy_cache(session: nox.Session) -> None:
     session.env["MYPY_CACHE_DIR"] = str((Path(session.cache_dir) / "mypy").resolve())
 
 
-def marker_arguments(tests: str) -> list[str]:
-    return ["-m", tests] if tests else []
-
-
 def nox_in_project(session: nox.Session) -> list[str]:
     """The baked project's own nox, on this session's Python version."""
     return ["nox", "--python", str(session.python)]
@@ -228,9 +224,7 @@ def bake_and_test(
             for what, command in alongside.items()
         }
         try:
-            session.run(
-                *project_nox, "-s", "tests", "--", *marker_arguments(tests), *session.posargs
-            )
+            session.run(*project_nox, "-s", "tests", "--", "-m", tests, *session.posargs)
         finally:
             exit_codes = {what: process.wait() for what, process in running.items()}
             for what, log in logs.items():
@@ -333,5 +327,5 @@ def update_path(session: nox.Session) -> None:
         session.run("python", str(ROOT / "tests" / "recipe.py"), str(project))
         project_nox = nox_in_project(session)
         session.run(*project_nox, "-s", "lint", "typecheck")
-        session.run(*project_nox, "-s", "tests", "--", *marker_arguments(IN_PROCESS))
+        session.run(*project_nox, "-s", "tests", "--", "-m", IN_PROCESS)
         session.chdir(ROOT)
