@@ -55,6 +55,7 @@ EXPECTED_FILES = [
     "tests/test_contract.py",
     "tests/test_handshake.py",
     "tests/test_isolation.py",
+    "tests/test_outbox.py",
     "tests/test_protocol.py",
     "tests/test_ratelimit.py",
     "tests/test_server.py",

@@ -19,11 +19,11 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.websocket import DirectWebSocket
 
 RECEIVE_TIMEOUT = 2.0
+"""Seconds a test waits for any frame or clean-up before it fails."""
 
 ABRUPT_DROP = 1005
 """What a hook sees when a client vanishes without a close frame: uvicorn reports 1005 (no
 status received) for a TCP drop after the handshake, so in-process tests simulate it so."""
-"""Seconds a test waits for any frame or clean-up before it fails."""
 {% if cookiecutter.broadcast == "redis" %}
 NO_REDIS_URL = "redis://127.0.0.1:1/0"
 """Where no Redis listens: tests that need one start their own, never touch a local one."""

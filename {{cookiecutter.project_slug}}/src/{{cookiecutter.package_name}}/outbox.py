@@ -1,13 +1,21 @@
 """One connection's way out: its replies, and the broadcasts queued for it.
 
-Two tasks may write to a connection: the one handling its messages (replies) and, while
-broadcasts wait for it, a sender task of its own (broadcasts arrive from other connections at any
-time). ``Outbox`` makes them take turns, so that nothing is ever sent after the connection was
-closed, and it bounds what may wait for a slow client: a broadcast never waits for any
-connection, so a slow or stuck client delays no one. A client whose queue is full is shed: its
-queue is dropped and it is closed with 1013.
+Frames reach a connection from two sides: its own task sends replies as it handles messages,
+and broadcasts arrive from other connections at any time. ``Outbox`` keeps two promises: one
+frame at a time (an ASGI server need not cope with overlapping sends), and nothing after the
+close. It keeps them by having one writer at a time:
 
-The sender task exists only while broadcasts wait: an idle connection holds no task and no queue,
+- ``send`` writes its frame at once if nothing else is on its way (the usual case: a reply);
+- everything else joins the queue: broadcasts (``offer``), and a ``send`` or ``close`` that
+  comes while another frame is on its way. A sender task writes the queue in order, then ends.
+
+(An ``asyncio.Lock`` would keep the same promises, but it costs a coroutine on every frame:
+a few percent of the messages a second this service handles, see bench/README.md.)
+
+A broadcast never waits for any connection, so a slow or stuck client delays no one. A client
+whose queue is full is shed: what is queued is dropped and it is closed with 1013.
+
+The sender task exists only while frames wait: an idle connection holds no task and no queue,
 which keeps it small (thousands of idle connections are the usual load of a WebSocket service).
 """
 
@@ -15,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from typing import NamedTuple
 
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1013_TRY_AGAIN_LATER
@@ -25,7 +34,16 @@ OUTBOX_FRAMES = 256
 
 logger = logging.getLogger(__name__)
 
-_SHED = None  # in a queue of frames: close this connection, it cannot keep up
+
+class _Queued(NamedTuple):
+    """A queued send or close; a broadcast is queued as its bare text, which is smaller."""
+
+    event: WebSocketSendEvent | WebSocketCloseEvent
+    written: asyncio.Future[None] | None  # what its caller awaits; None: nobody waits
+
+
+def _closed_error() -> WebSocketDisconnect:
+    return WebSocketDisconnect(detail="connection already closed by the server")
 
 
 class Outbox:
@@ -40,28 +58,28 @@ class Outbox:
         "_send",
         "_sender",
         "_started",
-        "_turn",
+        "_writing",
     )
 
     def __init__(self, send: Send, connection_id: str) -> None:
         self._send = send  # the server's ASGI send for this connection (see DirectWebSocket)
         self._connection_id = connection_id
-        self._queue: deque[str | None] | None = None  # created by the first broadcast
-        self._turn = asyncio.Lock()
-        self._closed = False  # the close frame is sent: nothing may follow it
-        self._accepting = True  # False once stopped or shed: broadcasts are dropped
-        self._started = False  # accepted and welcomed: queued broadcasts may be sent
-        self._sender: asyncio.Task[None] | None = None  # runs while broadcasts wait
+        self._queue: deque[str | _Queued] | None = None  # created by the first frame queued
+        self._writing = False  # a ``send`` or ``close`` is writing its frame right now
+        self._closed = False  # the close frame is written: nothing may follow it
+        self._accepting = True  # False once stopped or closing: broadcasts are dropped
+        self._started = False  # accepted and welcomed: queued frames may be sent
+        self._sender: asyncio.Task[None] | None = None  # runs while frames wait
 
     def start(self) -> None:
-        """Send queued broadcasts from now on; call once the connection is accepted."""
+        """Send queued frames from now on; call once the connection is accepted."""
         self._started = True
         self._send_queued_soon()
 
     async def stop(self) -> None:
         """Drop what is queued and stop sending it; safe to call twice, or before ``start``."""
         self._accepting = False
-        self._queue = None
+        self._drop_queued()
         if self._sender is not None:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -75,34 +93,48 @@ class Outbox:
 
     @property
     def sending(self) -> bool:
-        """Whether a task is sending this connection's queued broadcasts."""
+        """Whether a task is sending this connection's queued frames."""
         return self._sender is not None
 
     @property
     def queued(self) -> int:
-        """Broadcasts waiting for this connection."""
+        """Frames waiting for this connection."""
         return len(self._queue) if self._queue is not None else 0
 
     async def send(self, frame: str) -> None:
-        """Send ``frame`` now, in turn with the queued broadcasts."""
-        # acquire/release rather than ``async with``: the same, minus a coroutine per frame.
-        await self._turn.acquire()
+        """Send ``frame`` after whatever is already on its way; return once it is written."""
+        if self._closed:
+            raise _closed_error()
+        event: WebSocketSendEvent = {"type": "websocket.send", "bytes": None, "text": frame}
+        if self._writing or self._sender is not None:
+            await self._wait_in_line(event)
+            return
+        # Nothing else is on its way: write at once, with no task switch (the usual case).
+        self._writing = True
         try:
-            if self._closed:
-                raise WebSocketDisconnect(detail="connection already closed by the server")
-            event: WebSocketSendEvent = {"type": "websocket.send", "bytes": None, "text": frame}
             await self._send(event)
         finally:
-            self._turn.release()
+            self._writing = False
+            if self._queue:  # frames that came meanwhile: the sender task takes them over
+                self._send_queued_soon()
 
     async def close(self, code: int, reason: str) -> None:
-        """Close the connection with ``code``; nothing is sent after it."""
-        async with self._turn:
-            if self._closed:
-                return
-            self._closed = True
-            event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+        """Close the connection with ``code`` once the frame on its way is written; what is
+        queued is dropped and nothing is sent after the close."""
+        if self._closed:
+            return
+        self._accepting = False
+        self._drop_queued()
+        event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+        if self._writing or self._sender is not None:
+            await self._wait_in_line(event)
+            return
+        self._closed = True
+        self._writing = True  # nothing can be queued after the close: no sender to start after
+        try:
             await self._send(event)
+        finally:
+            self._writing = False
 
     def offer(self, frame: str) -> None:
         """Queue a broadcast without waiting; a client with a full queue is shed instead."""
@@ -119,31 +151,69 @@ class Outbox:
                 self._connection_id,
                 OUTBOX_FRAMES,
             )
-            self._accepting = False  # free its queue now; the sender sends the close
-            self._queue.clear()
-            self._queue.append(_SHED)
+            self._accepting = False
+            self._drop_queued()  # free its queue now; the sender sends the close
+            # Sent once the client reads again; until then, this connection's own replies wait
+            # behind it. One that never reads again keeps its connection until TCP gives up
+            # on it, but no more memory than its socket buffers.
+            shed: WebSocketCloseEvent = {
+                "type": "websocket.close",
+                "code": WS_1013_TRY_AGAIN_LATER,
+                "reason": "too slow for the broadcasts",
+            }
+            self._queue.append(_Queued(shed, None))
         self._send_queued_soon()
 
+    async def _wait_in_line(self, event: WebSocketSendEvent | WebSocketCloseEvent) -> None:
+        written = asyncio.get_running_loop().create_future()
+        if self._queue is None:
+            self._queue = deque()
+        self._queue.append(_Queued(event, written))
+        self._send_queued_soon()
+        await written  # cancelled while waiting: the sender skips the frame
+
+    def _drop_queued(self) -> None:
+        """Empty the queue; callers waiting for a frame in it learn it was not sent."""
+        if not self._queue:
+            return
+        for item in self._queue:
+            if isinstance(item, _Queued) and item.written is not None and not item.written.done():
+                item.written.set_exception(_closed_error())
+        self._queue.clear()
+
     def _send_queued_soon(self) -> None:
-        if self._started and self._sender is None and self._queue:
+        if self._started and self._sender is None and not self._writing and self._queue:
             self._sender = asyncio.create_task(self._send_queued(self._queue))
 
-    async def _send_queued(self, queue: deque[str | None]) -> None:
+    async def _send_queued(self, queue: deque[str | _Queued]) -> None:
+        written: asyncio.Future[None] | None = None
         try:
             while queue:
-                frame = queue.popleft()
-                if frame is _SHED:
-                    # Sent once the client reads again. One that never does keeps its
-                    # connection until TCP gives up on it, but no more memory than its socket
-                    # buffers.
-                    with contextlib.suppress(OSError):
-                        await self.close(WS_1013_TRY_AGAIN_LATER, "too slow for the broadcasts")
-                    return
-                try:
-                    await self.send(frame)
-                except (WebSocketDisconnect, OSError):
-                    return  # gone: the connection's own task sees it too and cleans up
+                item = queue.popleft()
+                if isinstance(item, str):
+                    written = None
+                    await self._send({"type": "websocket.send", "bytes": None, "text": item})
+                    continue
+                event, written = item
+                if written is not None and written.cancelled():
+                    continue  # its caller stopped waiting: the frame is not sent
+                if event["type"] == "websocket.close":
+                    self._closed = True
+                await self._send(event)
+                if written is not None:
+                    written.set_result(None)
+                if self._closed:
+                    self._drop_queued()  # sends that queued behind the close are not sent
+        except (WebSocketDisconnect, OSError) as error:
+            # Gone: the connection's own task sees it too and cleans up.
+            if written is not None and not written.done():
+                written.set_exception(error)
+            self._drop_queued()
         finally:
-            # Nothing waits any more (or the connection is gone): no task until the next
-            # broadcast. Nothing can be queued between the last check and this line.
+            if written is not None and not written.done():
+                written.set_exception(_closed_error())  # stopped while writing it
+            # Nothing waits any more (or the connection is gone): no task and no queue until the
+            # next frame is queued. Nothing can be queued between the last check and this line.
             self._sender = None
+            if not queue:
+                self._queue = None

@@ -1,0 +1,187 @@
+"""One frame at a time, in order, nothing after the close: the Outbox's promises, driven directly.
+
+``SlowClient`` stands in for the server's send and can stop reading, as a slow client makes a
+real send wait; every wait in these tests is bounded by ``RECEIVE_TIMEOUT``.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from litestar.exceptions import WebSocketDisconnect
+from litestar.types import Message
+
+from {{ cookiecutter.package_name }}.outbox import OUTBOX_FRAMES, Outbox
+
+from .support import RECEIVE_TIMEOUT
+
+
+class SlowClient:
+    """An ASGI send that records what it writes; while ``reading`` is clear, writes wait."""
+
+    def __init__(self) -> None:
+        self.written: list[str | int] = []  # a frame's text, or a close frame's code
+        self.reading = asyncio.Event()
+        self.reading.set()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def send(self, message: Message) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.wait_for(self.reading.wait(), RECEIVE_TIMEOUT)
+            if message["type"] == "websocket.close":
+                self.written.append(message["code"])
+            elif message["type"] == "websocket.send":
+                self.written.append(str(message["text"]))
+        finally:
+            self.in_flight -= 1
+
+
+def run(test: Callable[[Outbox, SlowClient], Awaitable[None]]) -> SlowClient:
+    """Run ``test`` with a started outbox writing to a new ``SlowClient``; the client after."""
+    client = SlowClient()
+
+    async def main() -> None:
+        outbox = Outbox(client.send, "test-connection")
+        outbox.start()
+        try:
+            await asyncio.wait_for(test(outbox, client), RECEIVE_TIMEOUT * 2)
+        finally:
+            await outbox.stop()
+
+    asyncio.run(main())
+    return client
+
+
+async def settle() -> None:
+    """Let every ready task run until it waits."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_a_send_with_nothing_on_its_way_is_written_at_once() -> None:
+    """The usual reply: written by the caller itself, without a task to hand it to."""
+
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        await outbox.send("reply")
+        assert client.written == ["reply"]
+        assert not outbox.sending
+
+    run(test)
+
+
+def test_frames_are_written_one_at_a_time_in_the_order_they_came() -> None:
+    """Replies and broadcasts that come while a frame is on its way wait for it, in order."""
+
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        client.reading.clear()
+        first_reply = asyncio.create_task(outbox.send("reply 1"))
+        await settle()  # reply 1 is on its way, and stuck
+        outbox.offer("broadcast 1")
+        second_reply = asyncio.create_task(outbox.send("reply 2"))
+        await settle()
+        outbox.offer("broadcast 2")
+        client.reading.set()
+        await asyncio.gather(first_reply, second_reply)
+        await settle()
+
+    client = run(test)
+    assert client.written == ["reply 1", "broadcast 1", "reply 2", "broadcast 2"]
+    assert client.most_in_flight == 1
+
+
+def test_nothing_is_written_after_the_close() -> None:
+    """A close waits for the frame on its way, drops what is queued, and ends all sending."""
+    closed: list[BaseException] = []
+
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        client.reading.clear()
+        outbox.offer("on its way")
+        await settle()
+        outbox.offer("queued")
+        waiting_reply = asyncio.create_task(outbox.send("waiting"))
+        await settle()
+        closing = asyncio.create_task(outbox.close(1011, "internal error"))
+        await settle()
+        client.reading.set()
+        await closing
+        with pytest.raises(WebSocketDisconnect):
+            await waiting_reply
+        try:
+            await outbox.send("too late")
+        except WebSocketDisconnect as error:
+            closed.append(error)
+        outbox.offer("too late as well")
+        assert outbox.queued == 0
+
+    client = run(test)
+    assert client.written == ["on its way", 1011]
+    assert len(closed) == 1
+    assert client.most_in_flight == 1
+
+
+def test_a_client_with_a_full_queue_is_shed_with_1013() -> None:
+    """One broadcast too many: the queue is dropped, waiting callers fail, 1013 closes it."""
+
+    async def shed(outbox: Outbox, client: SlowClient) -> None:
+        client.reading.clear()
+        outbox.offer("on its way")
+        await settle()
+        waiting_reply = asyncio.create_task(outbox.send("waiting"))
+        await settle()
+        for number in range(OUTBOX_FRAMES + 1):
+            outbox.offer(f"broadcast {number}")
+        assert outbox.queued == 1  # the close, nothing else
+        # A reply from now on waits behind the close (so the connection cannot end before the
+        # close is sent), and then is not sent.
+        reply_after_shedding = asyncio.create_task(outbox.send("after the shedding"))
+        await settle()
+        client.reading.set()
+        with pytest.raises(WebSocketDisconnect):
+            await waiting_reply
+        with pytest.raises(WebSocketDisconnect):
+            await reply_after_shedding
+
+    client = run(shed)
+    assert client.written == ["on its way", 1013]
+
+
+def test_a_frame_whose_caller_stopped_waiting_is_not_sent() -> None:
+    """A send cancelled while it waits in line leaves nothing behind."""
+
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        client.reading.clear()
+        outbox.offer("on its way")
+        await settle()
+        given_up = asyncio.create_task(outbox.send("given up"))
+        await settle()
+        given_up.cancel()
+        await settle()
+        client.reading.set()
+        await outbox.send("after")
+
+    client = run(test)
+    assert client.written == ["on its way", "after"]
+
+
+def test_stop_fails_the_callers_still_waiting() -> None:
+    """The connection has ended: a send waiting in line gets WebSocketDisconnect, not a hang."""
+    outcome: list[Any] = []
+
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        client.reading.clear()
+        outbox.offer("on its way")
+        await settle()
+        waiting_reply = asyncio.create_task(outbox.send("waiting"))
+        await settle()
+        await outbox.stop()
+        outcome.append(await asyncio.gather(waiting_reply, return_exceptions=True))
+        assert not outbox.sending
+
+    client = run(test)
+    assert client.written == []
+    [[error]] = outcome
+    assert isinstance(error, WebSocketDisconnect)
