@@ -5,6 +5,7 @@ real send wait; every wait in these tests is bounded by ``RECEIVE_TIMEOUT``.
 """
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ class SlowClient:
         self.reading.set()
         self.in_flight = 0
         self.most_in_flight = 0
+        self.pause_after: str | None = None  # stop reading once this frame is written
 
     async def send(self, message: Message) -> None:
         self.in_flight += 1
@@ -36,6 +38,8 @@ class SlowClient:
                 self.written.append(message["code"])
             elif message["type"] == "websocket.send":
                 self.written.append(str(message["text"]))
+                if message["text"] == self.pause_after:
+                    self.reading.clear()
         finally:
             self.in_flight -= 1
 
@@ -43,16 +47,20 @@ class SlowClient:
 def run(test: Callable[[Outbox, SlowClient], Awaitable[None]]) -> SlowClient:
     """Run ``test`` with a started outbox writing to a new ``SlowClient``; the client after."""
     client = SlowClient()
+    unhandled: list[dict[str, Any]] = []  # e.g. the sender task failing on its own
 
     async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, error: unhandled.append(error))
         outbox = Outbox(client.send, "test-connection")
         outbox.start()
         try:
             await asyncio.wait_for(test(outbox, client), RECEIVE_TIMEOUT * 2)
         finally:
             await outbox.stop()
+        gc.collect()  # a failed task nobody awaited reports itself when it is collected
 
     asyncio.run(main())
+    assert unhandled == []
     return client
 
 
@@ -165,6 +173,28 @@ def test_a_frame_whose_caller_stopped_waiting_is_not_sent() -> None:
 
     client = run(test)
     assert client.written == ["on its way", "after"]
+
+
+def test_a_caller_that_stops_waiting_while_its_frame_is_written_breaks_nothing() -> None:
+    """The frame goes out (it was on its way); the outbox carries on with the next one."""
+
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        client.reading.clear()
+        first = asyncio.create_task(outbox.send("first"))
+        second = asyncio.create_task(outbox.send("second"))
+        await settle()  # first is on its way, second waits in line
+        client.pause_after = "first"
+        client.reading.set()
+        await first
+        await settle()  # second is on its way now, and stuck
+        assert client.in_flight == 1
+        second.cancel()
+        await settle()
+        client.reading.set()
+        await outbox.send("third")
+
+    client = run(test)
+    assert client.written == ["first", "second", "third"]
 
 
 def test_stop_fails_the_callers_still_waiting() -> None:

@@ -200,7 +200,7 @@ class Outbox:
                 if event["type"] == "websocket.close":
                     self._closed = True
                 await self._send(event)
-                if written is not None:
+                if written is not None and not written.done():  # done: its caller gave up
                     written.set_result(None)
                 if self._closed:
                     self._drop_queued()  # sends that queued behind the close are not sent
