@@ -70,6 +70,19 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def stuck_behind_a_broadcast(
+    outbox: Outbox, client: SlowClient, frame: str
+) -> asyncio.Task[None]:
+    """A broadcast on its way that the client does not read, and a ``send`` of ``frame`` waiting
+    in line behind it: that send's task."""
+    client.reading.clear()
+    outbox.offer("on its way")
+    await settle()
+    waiting = asyncio.create_task(outbox.send(frame))
+    await settle()
+    return waiting
+
+
 def test_a_send_with_nothing_on_its_way_is_written_at_once() -> None:
     """The usual reply: written by the caller itself, without a task to hand it to."""
 
@@ -106,12 +119,8 @@ def test_nothing_is_written_after_the_close() -> None:
     closed: list[BaseException] = []
 
     async def test(outbox: Outbox, client: SlowClient) -> None:
-        client.reading.clear()
-        outbox.offer("on its way")
-        await settle()
+        waiting_reply = await stuck_behind_a_broadcast(outbox, client, "waiting")
         outbox.offer("queued")
-        waiting_reply = asyncio.create_task(outbox.send("waiting"))
-        await settle()
         closing = asyncio.create_task(outbox.close(1011, "internal error"))
         await settle()
         client.reading.set()
@@ -134,12 +143,8 @@ def test_nothing_is_written_after_the_close() -> None:
 def test_a_client_with_a_full_queue_is_shed_with_1013() -> None:
     """One broadcast too many: the queue is dropped, waiting callers fail, 1013 closes it."""
 
-    async def shed(outbox: Outbox, client: SlowClient) -> None:
-        client.reading.clear()
-        outbox.offer("on its way")
-        await settle()
-        waiting_reply = asyncio.create_task(outbox.send("waiting"))
-        await settle()
+    async def test(outbox: Outbox, client: SlowClient) -> None:
+        waiting_reply = await stuck_behind_a_broadcast(outbox, client, "waiting")
         for number in range(OUTBOX_FRAMES + 1):
             outbox.offer(f"broadcast {number}")
         assert outbox.queued == 1  # the close, nothing else
@@ -153,7 +158,7 @@ def test_a_client_with_a_full_queue_is_shed_with_1013() -> None:
         with pytest.raises(WebSocketDisconnect):
             await reply_after_shedding
 
-    client = run(shed)
+    client = run(test)
     assert client.written == ["on its way", 1013]
 
 
@@ -161,11 +166,7 @@ def test_a_frame_whose_caller_stopped_waiting_is_not_sent() -> None:
     """A send cancelled while it waits in line leaves nothing behind."""
 
     async def test(outbox: Outbox, client: SlowClient) -> None:
-        client.reading.clear()
-        outbox.offer("on its way")
-        await settle()
-        given_up = asyncio.create_task(outbox.send("given up"))
-        await settle()
+        given_up = await stuck_behind_a_broadcast(outbox, client, "given up")
         given_up.cancel()
         await settle()
         client.reading.set()
@@ -199,19 +200,13 @@ def test_a_caller_that_stops_waiting_while_its_frame_is_written_breaks_nothing()
 
 def test_stop_fails_the_callers_still_waiting() -> None:
     """The connection has ended: a send waiting in line gets WebSocketDisconnect, not a hang."""
-    outcome: list[Any] = []
 
     async def test(outbox: Outbox, client: SlowClient) -> None:
-        client.reading.clear()
-        outbox.offer("on its way")
-        await settle()
-        waiting_reply = asyncio.create_task(outbox.send("waiting"))
-        await settle()
+        waiting_reply = await stuck_behind_a_broadcast(outbox, client, "waiting")
         await outbox.stop()
-        outcome.append(await asyncio.gather(waiting_reply, return_exceptions=True))
+        with pytest.raises(WebSocketDisconnect):
+            await waiting_reply
         assert not outbox.sending
 
     client = run(test)
     assert client.written == []
-    [[error]] = outcome
-    assert isinstance(error, WebSocketDisconnect)
