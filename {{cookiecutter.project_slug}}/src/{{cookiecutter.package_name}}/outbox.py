@@ -43,7 +43,7 @@ class _Queued(NamedTuple):
 
 
 def _closed_error() -> WebSocketDisconnect:
-    return WebSocketDisconnect(detail="connection already closed by the server")
+    return WebSocketDisconnect(detail="frame not sent: the connection is closing or closed")
 
 
 class Outbox:
