@@ -280,3 +280,15 @@ async def open_raw_socket(
     response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), RECEIVE_TIMEOUT)
     assert response.startswith(b"HTTP/1.1 101 "), response
     return reader, writer
+
+
+def masked_frame(opcode: int, payload: bytes, declared_length: int | None = None) -> bytes:
+    """A client frame built by hand; ``declared_length`` may promise more than is sent."""
+    length = len(payload) if declared_length is None else declared_length
+    if length < 126:
+        header = bytes([0x80 | opcode, 0x80 | length])
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return header + mask + masked

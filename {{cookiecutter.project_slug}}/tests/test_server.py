@@ -26,6 +26,7 @@ from .server import (
     StartServer,
     close_code_received,
     echo,
+    masked_frame,
     open_client,
     open_raw_socket,
     open_sync_client,
@@ -36,18 +37,6 @@ from .support import RECEIVE_TIMEOUT, wait_until
 pytestmark = pytest.mark.server
 
 MAX_MESSAGE_SIZE = Settings().max_message_size
-
-
-def masked_frame(opcode: int, payload: bytes, declared_length: int | None = None) -> bytes:
-    """A client frame built by hand; ``declared_length`` may promise more than is sent."""
-    length = len(payload) if declared_length is None else declared_length
-    if length < 126:
-        header = bytes([0x80 | opcode, 0x80 | length])
-    else:
-        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
-    mask = os.urandom(4)
-    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-    return header + mask + masked
 
 
 # Ways a connection can end, as the churn test mixes them.

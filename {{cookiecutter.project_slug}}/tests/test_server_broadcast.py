@@ -9,21 +9,23 @@ import pytest
 {% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
 {% endif %}
-from .server import StartServer, open_client, open_raw_socket, receive
+from .server import StartServer, masked_frame, open_client, open_raw_socket, receive
 from .support import wait_until
 
 pytestmark = pytest.mark.server
 
 
+@pytest.mark.parametrize("still_sending", [False, True], ids=["silent", "still sending"])
 def test_slow_consumer_is_shed_and_delays_no_one(
 {% if cookiecutter.broadcast == "redis" %}
-    start_server_process: StartServer, redis_server: RedisServer
+    start_server_process: StartServer, redis_server: RedisServer, still_sending: bool
 {% else %}
-    start_server_process: StartServer,
+    start_server_process: StartServer, still_sending: bool
 {% endif %}
 ) -> None:
     """A client that stops reading falls behind and is shed: its queue is dropped and it gets
-    1013 once it reads again; meanwhile the sender and another receiver wait for nothing."""
+    1013 once it reads again; meanwhile the sender and another receiver wait for nothing. One
+    that still sends gets its 1013 too: its reply waits behind the close, then is dropped."""
     server = start_server_process(
         {
 {% if cookiecutter.broadcast == "redis" %}
@@ -53,6 +55,11 @@ def test_slow_consumer_is_shed_and_delays_no_one(
                     assert (frame["type"], frame["from"]) == ("broadcast", sender_id)
                 slowest = max(slowest, time.monotonic() - started)
                 broadcasts += 1
+            if still_sending:
+                echo = json.dumps({"type": "echo", "text": "still here"}).encode()
+                stuck.write(masked_frame(0x1, echo))
+                await stuck.drain()
+                await asyncio.sleep(0.2)  # the server has it, and its reply waits
             # Once the stuck client reads again, what it gets ends with a 1013 close frame.
             close_code = await asyncio.wait_for(close_code_after(stuck_reader), 10)
         stuck.transport.abort()
