@@ -90,6 +90,25 @@ def test_own_origin_and_no_origin_are_accepted(
         assert receive(ws)["type"] == "welcome"
 
 
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://testserver.local", "testserver.local", True),
+        ("http://testserver.local", "TestServer.local:80", True),
+        ("https://[::1]", "[::1]:443", True),
+        ("http://testserver.local", "testserver.local:8080", False),
+        ("http://user@testserver.local", "user@testserver.local", False),
+        ("http://testserver.local", None, False),
+    ],
+)
+def test_own_origin_is_the_host_the_client_names(
+    origin: str, host: str | None, allowed: bool
+) -> None:
+    """The Host header names the service's own origin, in whatever form it comes."""
+    policy = HandshakePolicy(allowed_origins=(), max_connections=1)
+    assert policy.origin_allowed(origin, host) is allowed
+
+
 def test_allowed_origins_are_accepted() -> None:
     """An origin listed in ALLOWED_ORIGINS connects; its neighbours do not."""
     settings = replace(TEST_SETTINGS, allowed_origins=("https://app.example.com",))

@@ -77,8 +77,11 @@ def _same_host(origin: str, host_header: str | None) -> bool:
     if not host_header:
         return False
     scheme = origin.partition("://")[0]
+    claimed = f"{scheme}://{host_header}"
+    if claimed == origin:
+        return True  # already in normal form, as browsers send it: nothing to parse
     try:
-        return parse_origin(f"{scheme}://{host_header}") == origin
+        return parse_origin(claimed) == origin
     except ValueError:
         return False
 
