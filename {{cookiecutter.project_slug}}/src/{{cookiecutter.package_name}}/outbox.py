@@ -78,8 +78,7 @@ class Outbox:
 
     async def stop(self) -> None:
         """Drop what is queued and stop sending it; safe to call twice, or before ``start``."""
-        self._accepting = False
-        self._drop_queued()
+        self._stop_queueing()
         if self._sender is not None:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,8 +122,7 @@ class Outbox:
         queued is dropped and nothing is sent after the close."""
         if self._closed:
             return
-        self._accepting = False
-        self._drop_queued()
+        self._stop_queueing()
         event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
         if self._writing or self._sender is not None:
             await self._wait_in_line(event)
@@ -140,37 +138,40 @@ class Outbox:
         """Queue a broadcast without waiting; a client with a full queue is shed instead."""
         if not self._accepting:
             return
-        if self._queue is None:
-            self._queue = deque()
-        if len(self._queue) < OUTBOX_FRAMES:
-            self._queue.append(frame)
-        else:
-            logger.warning(
-                "connection %s: fell %d broadcasts behind; they are dropped and it is closed"
-                " with 1013",
-                self._connection_id,
-                OUTBOX_FRAMES,
-            )
-            self._accepting = False
-            self._drop_queued()  # free its queue now; the sender sends the close
-            # Sent once the client reads again; until then, this connection's own replies wait
-            # behind it. One that never reads again keeps its connection until TCP gives up
-            # on it, but no more memory than its socket buffers.
-            shed: WebSocketCloseEvent = {
-                "type": "websocket.close",
-                "code": WS_1013_TRY_AGAIN_LATER,
-                "reason": "too slow for the broadcasts",
-            }
-            self._queue.append(_Queued(shed, None))
-        self._send_queued_soon()
+        if self._queue is None or len(self._queue) < OUTBOX_FRAMES:
+            self._enqueue(frame)
+            return
+        logger.warning(
+            "connection %s: fell %d broadcasts behind; they are dropped and it is closed with 1013",
+            self._connection_id,
+            OUTBOX_FRAMES,
+        )
+        self._stop_queueing()  # frees its queue now; the sender sends the close
+        # Sent once the client reads again; until then, this connection's own replies wait
+        # behind it. One that never reads again keeps its connection until TCP gives up on it,
+        # but no more memory than its socket buffers.
+        shed: WebSocketCloseEvent = {
+            "type": "websocket.close",
+            "code": WS_1013_TRY_AGAIN_LATER,
+            "reason": "too slow for the broadcasts",
+        }
+        self._enqueue(_Queued(shed, None))
 
     async def _wait_in_line(self, event: WebSocketSendEvent | WebSocketCloseEvent) -> None:
         written = asyncio.get_running_loop().create_future()
+        self._enqueue(_Queued(event, written))
+        await written  # cancelled while waiting: the sender skips the frame
+
+    def _enqueue(self, item: str | _Queued) -> None:
         if self._queue is None:
             self._queue = deque()
-        self._queue.append(_Queued(event, written))
+        self._queue.append(item)
         self._send_queued_soon()
-        await written  # cancelled while waiting: the sender skips the frame
+
+    def _stop_queueing(self) -> None:
+        """No more broadcasts; what is queued is dropped (stopped, closing, or shed)."""
+        self._accepting = False
+        self._drop_queued()
 
     def _drop_queued(self) -> None:
         """Empty the queue; callers waiting for a frame in it learn it was not sent."""
