@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.testing import TestClient, WebSocketTestSession
 from litestar.types import WebSocketScope
 
@@ -15,6 +16,7 @@ from litestar.types import WebSocketScope
 from {{ cookiecutter.package_name }}.auth import mint_token
 {% endif %}
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
+from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.websocket import DirectWebSocket
 
@@ -106,3 +108,12 @@ def bare_socket() -> DirectWebSocket[Any]:
     """A WebSocket over a minimal scope: enough for code that touches only the scope state."""
     return DirectWebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
 {% endif %}
+
+
+def registry_of(app: Litestar) -> ConnectionRegistry:
+    """The registry that ``create_app`` provides to the hooks as ``connection_registry``."""
+    provider = app.dependencies["connection_registry"]
+    assert isinstance(provider, Provide)
+    registry = provider.dependency()
+    assert isinstance(registry, ConnectionRegistry)
+    return registry

@@ -11,14 +11,19 @@ from litestar.testing import TestClient
 
 {% if cookiecutter.broadcast == "redis" %}
 from {{ cookiecutter.package_name }}.app import create_app
-{% endif %}
-from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY, ConnectionRegistry
 
-{% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
-from .support import ABRUPT_DROP, TEST_SETTINGS, connect, live_connections, receive, wait_until
+from .support import (
+    ABRUPT_DROP,
+    TEST_SETTINGS,
+    connect,
+    live_connections,
+    receive,
+    registry_of,
+    wait_until,
+)
 {% else %}
-from .support import ABRUPT_DROP, connect, live_connections, receive, wait_until
+from .support import ABRUPT_DROP, connect, live_connections, receive, registry_of, wait_until
 {% endif %}
 {% if cookiecutter.broadcast == "redis" %}
 
@@ -36,12 +41,6 @@ def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
         assert wait_until(lambda: client.get("/health").json()["broadcast"]["available"])
         yield client
 {% endif %}
-
-
-def registry_of(app: Litestar) -> ConnectionRegistry:
-    registry = app.state[REGISTRY_STATE_KEY]
-    assert isinstance(registry, ConnectionRegistry)
-    return registry
 
 
 def test_broadcast_reaches_every_connection_sender_included(client: TestClient[Litestar]) -> None:

@@ -7,7 +7,6 @@ from litestar.testing import TestClient
 
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.outbox import Outbox
-from {{ cookiecutter.package_name }}.registry import REGISTRY_STATE_KEY
 
 from .fault_injection import FAULT_TEXT, InjectedFaultError, raising_on_fault_text
 from .support import (
@@ -16,6 +15,7 @@ from .support import (
     connect,
     live_connections,
     receive,
+    registry_of,
     wait_until,
 )
 
@@ -43,7 +43,7 @@ def test_connection_released_after_close(
     app: Litestar, client: TestClient[Litestar], close_code: int
 ) -> None:
     """A normal close, a client going away and an abrupt drop all release the connection."""
-    registry = app.state[REGISTRY_STATE_KEY]
+    registry = registry_of(app)
     with connect(client) as ws:
         connection_id = receive(ws)["connection_id"]
         ws.send_json({"type": "echo", "text": "hi"})
@@ -80,7 +80,7 @@ def test_failed_accept_leaves_no_registration(
     app: Litestar, client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If on_accept fails after registering, the registration is undone."""
-    registry = app.state[REGISTRY_STATE_KEY]
+    registry = registry_of(app)
     registered_before_failure: list[int] = []
 
     async def failing_send(outbox: Outbox, frame: str) -> None:

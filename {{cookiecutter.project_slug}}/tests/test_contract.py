@@ -4,7 +4,6 @@ Each test here exists for a mistake that passes every functional test: the servi
 only slower, less safely or by luck.
 """
 
-import inspect
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +12,6 @@ import anyio
 import pytest
 from litestar import Litestar, WebSocket
 from litestar.connection.base import ASGIConnection
-from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.testing import TestClient
 
@@ -25,13 +23,6 @@ from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
 from {{ cookiecutter.package_name }}.state import new_connection_state
 
 from .support import TEST_SETTINGS, bare_socket, connect, receive
-
-
-@pytest.mark.parametrize("hook", ["on_accept", "on_receive", "on_disconnect"])
-def test_every_hook_is_a_coroutine_function(hook: str) -> None:
-    """The connection's task awaits every hook, so a plain ``def`` hook would fail at the first
-    connection (and it could not await the outbox)."""
-    assert inspect.iscoroutinefunction(getattr(ConnectionListener, hook))
 
 
 def test_a_message_without_a_reply_sends_nothing(
@@ -151,18 +142,6 @@ def test_frames_go_through_the_servers_own_receive_and_send(
             assert receive(ws) == {"type": "pong"}
 
     assert wrapped_calls == {"receive": 1, "send": 1}
-
-
-def test_dependencies_on_the_listener_are_refused() -> None:
-    """The hooks get their arguments from the connection's task, never from Litestar's
-    dependencies: a listener that declares some fails at start-up instead of ignoring them."""
-
-    class ListenerWithDependencies(ConnectionListener):
-        dependencies = {"clock": Provide(lambda: 0, sync_to_thread=False)}  # noqa: RUF012
-
-    app = create_app(TEST_SETTINGS)
-    with pytest.raises(ImproperlyConfiguredException, match="dependencies"):
-        app.register(ListenerWithDependencies)
 
 
 def test_a_websocket_class_without_the_servers_own_receive_and_send_is_refused() -> None:

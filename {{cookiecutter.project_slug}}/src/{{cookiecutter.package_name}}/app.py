@@ -4,18 +4,17 @@ from pathlib import Path
 
 import msgspec
 from litestar import Litestar, MediaType, Response, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.logging import LoggingConfig
 
 {% if cookiecutter.auth == "jwt" %}
 from .auth import jwt_auth_middleware
 {% endif %}
-from .broadcast import BROADCASTER_STATE_KEY, Broadcaster, BroadcastHealth
+from .broadcast import Broadcaster, BroadcastHealth
 from .handshake import HandshakePolicy
 from .listener import ConnectionListener
-from .registry import REGISTRY_STATE_KEY, ConnectionRegistry
-from .settings import SETTINGS_STATE_KEY, Settings
+from .registry import ConnectionRegistry
+from .settings import Settings
 
 
 class Health(msgspec.Struct):
@@ -42,6 +41,11 @@ def demo_page() -> Response[str]:
     return Response(DEMO_PAGE, media_type=MediaType.HTML)
 
 
+def app_wide(value: object) -> Provide:
+    """A dependency that hands ``value`` itself to every hook and handler that names it."""
+    return Provide(lambda: value, sync_to_thread=False, use_cache=True)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings come from the environment unless given."""
     settings = settings or Settings.from_env()
@@ -65,20 +69,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # cap. Authentication would go after them, so that a foreign page is refused first.
         middleware=[HandshakePolicy(settings.allowed_origins, settings.max_connections)],
 {% endif %}
-        # One of each per app, handed to every HTTP handler that names it.
+        # What every connection shares on purpose, made once above. A hook or an HTTP handler
+        # gets one by naming it as a parameter; your own app-wide objects go here too.
         dependencies={
-            "connection_registry": Provide(lambda: registry, sync_to_thread=False, use_cache=True),
-            "broadcaster": Provide(lambda: broadcaster, sync_to_thread=False, use_cache=True),
+            "settings": app_wide(settings),
+            "connection_registry": app_wide(registry),
+            "broadcaster": app_wide(broadcaster),
         },
-        # The app state is shared by every connection: only what is shared on purpose goes here.
-        # Each WebSocket connection reads these once, as it opens (lifecycle.py).
-        state=State(
-            {
-                SETTINGS_STATE_KEY: settings,
-                REGISTRY_STATE_KEY: registry,
-                BROADCASTER_STATE_KEY: broadcaster,
-            }
-        ),
 {% if cookiecutter.broadcast == "redis" %}
         # One Redis subscription per process, from start-up to shutdown.
         lifespan=[broadcaster.running],

@@ -1,31 +1,44 @@
 """How each connection is driven through the listener's hooks: one task, one loop.
 
-Why not Litestar's own listener loop: for every connection, Litestar 2 resolves a
-``WebsocketListener``'s hook dependencies in ``anyio`` task groups, which cost more server time
-than everything else a connection does here (https://github.com/litestar-org/litestar/issues/4563).
-``DirectListener`` keeps the listener's shape (Litestar builds one instance; ``on_accept``,
-``on_receive``, ``on_disconnect``) but runs the loop itself and hands each hook its arguments.
-Its frames skip Litestar's per-frame wrappers too (``DirectWebSocket`` in websocket.py).
+The hooks take their arguments by name, as in a Litestar ``WebsocketListener``: ``socket``,
+``data`` (``on_receive``), and any dependency that the app, a router or the listener provides
+(``dependencies={"rooms": Provide(...)}``). Litestar's own dependency injection resolves them
+once per connection, before it is accepted; every hook of that connection that names one gets
+the same value, and a generator dependency's clean-up runs once the connection has ended.
 
-Once Litestar fixes that, this module can go: derive ``ConnectionListener`` from
-``WebsocketListener`` again, provide ``connection_state`` and the app-wide objects as
-dependencies, and have ``on_accept`` call ``on_disconnect`` itself when it fails (Litestar's loop
-skips ``on_disconnect`` then, this one does not).
+Why not Litestar's own listener loop: for every connection, Litestar 2 resolves a
+``WebsocketListener``'s dependencies in ``anyio`` task groups, which cost more server time than
+everything else a connection does here (https://github.com/litestar-org/litestar/issues/4563).
+``DirectListener`` keeps the listener's shape (Litestar builds one instance; ``on_accept``,
+``on_receive``, ``on_disconnect``) and Litestar's dependency injection, resolves one dependency
+at a time, and runs the loop itself. Its frames skip Litestar's per-frame wrappers too
+(``DirectWebSocket`` in websocket.py). Unlike Litestar's loop, it runs ``on_disconnect`` after a
+failed ``on_accept`` too.
+
+A hook that the loop cannot call is refused when the app is created, naming the hook and the
+parameter: never at the first message.
 """
 
-from abc import abstractmethod
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from litestar import WebSocket, websocket
+from litestar import WebSocket
+from litestar._kwargs import KwargsModel
+from litestar._kwargs.cleanup import DependencyCleanupGroup
+from litestar._kwargs.dependencies import resolve_dependency
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 from litestar.handlers import WebsocketListener, WebsocketRouteHandler
 from litestar.types import Empty
 
-from .broadcast import BROADCASTER_STATE_KEY, Broadcaster
-from .registry import REGISTRY_STATE_KEY, ConnectionRegistry
-from .settings import SETTINGS_STATE_KEY, Settings
-from .state import ConnectionState, new_connection_state
 from .websocket import DirectWebSocket
+
+HOOKS = ("on_accept", "on_receive", "on_disconnect")
+LOOP_ARGUMENTS = {"on_accept": ("socket",), "on_receive": ("socket", "data")}
+LOOP_ARGUMENTS["on_disconnect"] = LOOP_ARGUMENTS["on_accept"]
+"""What the loop itself hands each hook, besides dependencies."""
 
 
 class DirectListener(WebsocketListener):
@@ -33,35 +46,30 @@ class DirectListener(WebsocketListener):
 
     websocket_class: type[WebSocket[Any, Any, Any]] | None = DirectWebSocket
 
-    async def on_accept(
-        self,
-        socket: WebSocket[Any, Any, Any],
-        connection_state: ConnectionState,
-        connection_registry: ConnectionRegistry,
-    ) -> None:
-        """Called once the connection is accepted, before its first message.
+    async def on_accept(self, *args: Any, **kwargs: Any) -> None:
+        """Called once the connection is accepted, before its first message."""
 
-        ``socket`` is there for set-up that needs the handshake: headers, query parameters.
-        """
+    async def on_receive(self, *args: Any, **kwargs: Any) -> None:
+        """Called with every text frame the client sends (``data``), one at a time, in order."""
+        raise NotImplementedError
 
-    @abstractmethod
-    async def on_receive(
-        self, data: str, connection_state: ConnectionState, broadcaster: Broadcaster
-    ) -> None:
-        """Called with every text frame the client sends, one at a time, in order."""
-
-    async def on_disconnect(
-        self, connection_state: ConnectionState, connection_registry: ConnectionRegistry
-    ) -> None:
+    async def on_disconnect(self, *args: Any, **kwargs: Any) -> None:
         """Called once the connection has ended, however it ended."""
+
+    def overridden_hooks(self) -> dict[str, Callable[..., Any]]:
+        """The hooks this listener defines (a hook it leaves out is not called)."""
+        return {
+            name: getattr(self, name)
+            for name in HOOKS
+            if getattr(type(self), name) is not getattr(DirectListener, name)
+        }
 
     def to_handler(self) -> WebsocketRouteHandler:  # type: ignore[override]
         # Litestar's WebsocketListener.to_handler builds its own listener loop (see above); this
-        # one registers ``serve_connection`` as a plain WebSocket handler at the same path.
+        # one registers ``serve_connection`` as a plain WebSocket handler at the same path, with
+        # a signature naming what the hooks name, so that Litestar resolves exactly that.
         ignored = [
-            name
-            for name in ("dependencies", "dto", "return_dto")
-            if getattr(self, name) not in (None, Empty)
+            name for name in ("dto", "return_dto") if getattr(self, name) not in (None, Empty)
         ]
         if ignored or self.receive_mode != "text" or self.send_mode != "text":
             raise ImproperlyConfiguredException(
@@ -73,37 +81,158 @@ class DirectListener(WebsocketListener):
                 f"{type(self).__name__}: websocket_class must derive from DirectWebSocket"
                 " (websocket.py), which serve_connection and the Outbox rely on"
             )
-        handler = websocket(
+        hook_parameters = {
+            name: hook_parameter_names(self, name, hook)
+            for name, hook in self.overridden_hooks().items()
+        }
+        dependency_names = sorted(
+            {name for names in hook_parameters.values() for name in names} - {"socket", "data"}
+        )
+
+        async def serve(socket: DirectWebSocket[Any], **dependencies: Any) -> None:
+            await self.serve_connection(socket, dependencies, hook_parameters)
+
+        socket_parameter = inspect.Parameter(
+            "socket", inspect.Parameter.KEYWORD_ONLY, annotation=self.websocket_class
+        )
+        parameters = [
+            socket_parameter,
+            *(
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=NamedDependency[Any],  # type: ignore[misc]  # (used as a value)
+                )
+                for name in dependency_names
+            ),
+        ]
+        serve.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+        serve.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+        serve.__annotations__["return"] = None
+        serve.__qualname__ = f"{type(self).__qualname__}.serve_connection"
+        handler = ListenerRouteHandler(
             self.path,
+            dependencies=self.dependencies,
             guards=self.guards,
             middleware=self.middleware,
             name=self.name,
             opt=self.opt,
             exception_handlers=self.exception_handlers,
+            signature_namespace=self.signature_namespace,
             websocket_class=self.websocket_class,
-        )(self.serve_connection)
+        )(serve)
+        handler.listener_name = type(self).__name__
+        handler.hook_parameters = hook_parameters
         handler.owner = self._owner
         return handler
 
-    async def serve_connection(self, socket: DirectWebSocket[Any]) -> None:
-        """One connection, from accept to its end: the whole life of its ``ConnectionState``."""
-        # The app state holds what every connection shares on purpose. The connection's own
-        # state is a local of this call, the one task that handles the connection.
-        app_state = socket.app.state
-        settings: Settings = app_state[SETTINGS_STATE_KEY]
-        connection_registry: ConnectionRegistry = app_state[REGISTRY_STATE_KEY]
-        broadcaster: Broadcaster = app_state[BROADCASTER_STATE_KEY]
-        connection_state = new_connection_state(socket, settings)
+    async def serve_connection(
+        self,
+        socket: DirectWebSocket[Any],
+        dependencies: dict[str, Any],
+        hook_parameters: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        """One connection, from accept to its end: the whole life of what it holds.
+
+        ``dependencies`` were resolved for this connection alone (``connection_state`` among
+        them); each hook gets the ones it names.
+        """
+        dependencies["socket"] = socket
+        on_accept, on_receive, on_disconnect = (
+            getattr(self, hook) if hook in hook_parameters else None for hook in HOOKS
+        )
+        accept_arguments, receive_arguments, disconnect_arguments = (
+            {name: dependencies[name] for name in hook_parameters.get(hook, ()) if name != "data"}
+            for hook in HOOKS
+        )
         await socket.accept()
         try:
-            await self.on_accept(socket, connection_state, connection_registry)
+            if on_accept is not None:
+                await on_accept(**accept_arguments)
             # The server's ASGI events as they come (see DirectWebSocket); a binary frame has no
             # text and gets the same error frame as an empty one.
             while (event := await socket.server_receive())["type"] == "websocket.receive":
-                await self.on_receive(event.get("text") or "", connection_state, broadcaster)
+                if on_receive is not None:
+                    receive_arguments["data"] = event.get("text") or ""
+                    await on_receive(**receive_arguments)
             socket.connection_state = "disconnect"  # as Litestar's receive would have noted
         except WebSocketDisconnect:
             pass  # a hook closed the connection
         finally:
             # Every path ends here: a close, a drop, a hook's error, even a failed on_accept.
-            await self.on_disconnect(connection_state, connection_registry)
+            if on_disconnect is not None:
+                await on_disconnect(**disconnect_arguments)
+
+
+def hook_parameter_names(
+    listener: DirectListener, hook_name: str, hook: Callable[..., Any]
+) -> tuple[str, ...]:
+    """The names ``hook`` takes, once checked that the loop can call it that way."""
+    where = f"{type(listener).__name__}.{hook_name}"
+    if not inspect.iscoroutinefunction(hook):
+        raise ImproperlyConfiguredException(
+            f"{where} must be 'async def': the connection's task awaits every hook"
+        )
+    signature = inspect.signature(hook)
+    if hook_name == "on_receive" and signature.return_annotation not in (None, "None"):
+        raise ImproperlyConfiguredException(
+            f"{where} must be annotated '-> None': its return value would be dropped; send"
+            " replies through the connection's outbox"
+        )
+    for parameter in signature.parameters.values():
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            raise ImproperlyConfiguredException(
+                f"{where}: parameter {parameter.name!r} ({parameter.kind.description}) cannot"
+                " be passed by name; name each argument the hook takes"
+            )
+    names = tuple(signature.parameters)
+    if hook_name == "on_receive" and "data" not in names:
+        raise ImproperlyConfiguredException(
+            f"{where} must take a 'data' parameter: the text of each frame"
+        )
+    return names
+
+
+class OneAtATimeKwargsModel(KwargsModel):
+    """Litestar's ``KwargsModel``, resolving one dependency at a time: no ``anyio`` task group
+    per connection (litestar#4563). A failed dependency cleans up the ones resolved before it."""
+
+    __slots__ = ()
+
+    async def resolve_dependencies(
+        self, connection: ASGIConnection[Any, Any, Any, Any], kwargs: dict[str, Any]
+    ) -> DependencyCleanupGroup:
+        cleanup_group = DependencyCleanupGroup()
+        try:
+            for batch in self.dependency_batches:
+                for dependency in batch:
+                    await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+        except BaseException as error:
+            await cleanup_group.close(error)
+            raise
+        return cleanup_group
+
+
+class ListenerRouteHandler(WebsocketRouteHandler):
+    """The route of a ``DirectListener``: checks its hooks against what is provided."""
+
+    listener_name: str
+    hook_parameters: Mapping[str, tuple[str, ...]]
+
+    def on_registration(self, app: Any) -> None:
+        super().on_registration(app)
+        provided: Mapping[str, Provide] = self.resolve_dependencies()
+        for hook, names in self.hook_parameters.items():
+            for name in names:
+                if name not in provided and name not in LOOP_ARGUMENTS[hook]:
+                    available = ", ".join([*LOOP_ARGUMENTS[hook], *sorted(provided)])
+                    raise ImproperlyConfiguredException(
+                        f"{self.listener_name}.{hook}: nobody provides parameter {name!r}."
+                        f" Available: {available}. Provide {name!r} as a dependency of the"
+                        " app, a router or the listener (dependencies=, with Provide)"
+                    )
+
+    def create_kwargs_model(self, path_parameters: Any) -> KwargsModel:
+        kwargs_model = super().create_kwargs_model(path_parameters)
+        kwargs_model.__class__ = OneAtATimeKwargsModel
+        return kwargs_model

@@ -1,12 +1,14 @@
 """The WebSocket endpoint: one listener class, one ``ConnectionState`` per connection.
 
 Litestar builds ONE ``ConnectionListener`` and runs every connection through it, so ``self``
-must hold nothing about a connection. Each hook is instead handed (by ``lifecycle.py``):
+must hold nothing about a connection. Each hook instead names what it needs, and Litestar's
+dependency injection hands it over (resolved once per connection, see ``lifecycle.py``):
 
 - ``connection_state``: this connection's own ``ConnectionState`` (the same object in every
-  hook of one connection, a different one for every other connection);
-- ``connection_registry``: the app-wide registry of live connections, shared on purpose;
-- ``broadcaster``: the app-wide way to reach every connection, shared on purpose.
+  hook of one connection, a different one for every other connection), provided below;
+- ``connection_registry``, ``broadcaster``, ``settings``: made once in ``create_app`` (app.py)
+  and shared by every connection on purpose. Your own app-wide objects join them there;
+- ``socket`` (any hook) and ``data``, the frame's text (``on_receive``).
 
 A connection reaches these hooks only once the handshake checks have let it in (Origin and
 connection cap in ``handshake.py``{% if cookiecutter.auth == "jwt" %}, the token in ``auth.py``{% endif %}).
@@ -17,9 +19,9 @@ through one example; ``tests/test_contract.py`` checks the promises these hooks 
 """
 
 import logging
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from litestar import WebSocket
+from litestar.di import Provide
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
@@ -41,7 +43,7 @@ from .messages import (
     encode_server_message,
 )
 from .registry import ConnectionRegistry
-from .state import ConnectionState
+from .state import ConnectionState, new_connection_state
 
 WEBSOCKET_PATH = "{{ cookiecutter.websocket_path }}"
 
@@ -103,12 +105,13 @@ class ConnectionListener(DirectListener):
     """
 
     path = WEBSOCKET_PATH
+    # Per connection: Litestar calls new_connection_state once for each connection (state.py).
+    dependencies = {  # noqa: RUF012
+        "connection_state": Provide(new_connection_state, sync_to_thread=False),
+    }
 
     async def on_accept(
-        self,
-        socket: WebSocket[Any, Any, Any],
-        connection_state: ConnectionState,
-        connection_registry: ConnectionRegistry,
+        self, connection_state: ConnectionState, connection_registry: ConnectionRegistry
     ) -> None:
         connection_registry.add(connection_state)
         try:

@@ -2,16 +2,14 @@
 
 from .state import ConnectionState
 
-REGISTRY_STATE_KEY = "connection_registry"
-"""Key of the app's ``ConnectionRegistry`` in the app state."""
-
 
 class ConnectionRegistry:
     """The live connections of one app, by connection id.
 
-    One instance per app, kept in the app state, because it is about all connections at once
-    (``/health`` counts them; a broadcast walks them). Per-connection data stays in each
-    ``ConnectionState``. Every hook runs on the event loop, so no lock is needed.
+    One instance per app, provided to the hooks as ``connection_registry`` (app.py), because
+    it is about all connections at once (``/health`` counts them; a broadcast walks them).
+    Per-connection data stays in each ``ConnectionState``. Every hook runs on the event loop,
+    so no lock is needed.
     """
 
     __slots__ = ("_connections",)

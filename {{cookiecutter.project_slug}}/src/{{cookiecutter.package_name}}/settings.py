@@ -14,8 +14,6 @@ from urllib.parse import urlsplit
 from .handshake import parse_origin
 
 ENV_PREFIX = "{{ cookiecutter.__env_prefix }}"
-SETTINGS_STATE_KEY = "settings"
-"""Key of the app's ``Settings`` in the app state."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 {% if cookiecutter.auth == "jwt" %}
 MIN_JWT_SECRET_LENGTH = 32

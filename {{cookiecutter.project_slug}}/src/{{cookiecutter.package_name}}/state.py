@@ -7,11 +7,12 @@ Litestar offers three places that look alike but are not:
 - the ``WebsocketListener`` instance is built once and serves every connection too;
 - the connection's scope state (``socket.state`` / ``scope["state"]``) is its own.
 
-Each connection gets its own ``ConnectionState`` when it opens. The task that serves the
-connection (``lifecycle.py``) holds it and hands the same object to every hook of that
-connection, so reaching it costs nothing per message; it is also kept in the connection's scope
-state, for code that only has the socket. (``socket.state`` builds a new locked ``State``
-wrapper on each access: fine once per connection, too slow once per message.)
+Each connection gets its own ``ConnectionState`` as it opens: the listener provides it as the
+dependency ``connection_state`` (``new_connection_state`` below), which Litestar resolves once
+per connection, so every hook of that connection that names it gets the same object, at no cost
+per message. It is also kept in the connection's scope state, for code that only has the
+socket. (``socket.state`` builds a new locked ``State`` wrapper on each access: fine once per
+connection, too slow once per message.)
 """
 
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 {% endif %}
 from uuid import uuid4
+
+from litestar.di import NamedDependency
 
 from .outbox import Outbox
 from .ratelimit import MessageBudget
@@ -59,14 +62,18 @@ class ConnectionState:
 
 
 {% if cookiecutter.auth == "jwt" %}
-def new_connection_state(socket: DirectWebSocket[str], settings: Settings) -> ConnectionState:
+def new_connection_state(
+    socket: DirectWebSocket[str], settings: NamedDependency[Settings]
+) -> ConnectionState:
 {% else %}
-def new_connection_state(socket: DirectWebSocket[Any], settings: Settings) -> ConnectionState:
+def new_connection_state(
+    socket: DirectWebSocket[Any], settings: NamedDependency[Settings]
+) -> ConnectionState:
 {% endif %}
     """Create this connection's state and keep it in the connection's own scope state.
 
-    Called once per connection, before it is accepted; the same object then goes to
-    ``on_accept``, every ``on_receive`` and ``on_disconnect`` of that connection.
+    The listener's ``connection_state`` dependency: Litestar calls this once per connection,
+    before it is accepted, and hands the result to every hook of that connection that names it.
     """
     connection_id = new_connection_id()
     connection_state = ConnectionState(
