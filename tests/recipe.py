@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 
-def customization_snippets(readme: str) -> list[str]:
-    """The Python snippets of the README's Customize section, without the list's indentation."""
+def customization_blocks(readme: str, language: str) -> list[str]:
+    """The ``language`` code blocks of the README's Customize section, without the list's
+    indentation."""
     section = readme.split("\n## Customize\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"^   ```python\n(.*?)^   ```$", section, re.MULTILINE | re.DOTALL)
+    blocks = re.findall(rf"^   ```{language}\n(.*?)^   ```$", section, re.MULTILINE | re.DOTALL)
     return ["".join(line[3:] + "\n" for line in block.splitlines()) for block in blocks]
 
 
@@ -22,12 +23,32 @@ def insert_after(path: Path, anchor: str, text: str) -> None:
     path.write_text(source.replace(anchor, anchor + text))
 
 
+def apply_diff(project: Path, diff: str) -> None:
+    """Apply a README diff: each ``@@`` hunk's old lines (context and ``-``) must be in the file
+    exactly once, and become its new lines (context and ``+``)."""
+    header, *hunks = re.split(r"^@@.*\n", diff, flags=re.MULTILINE)
+    target = re.search(r"^\+\+\+ (\S+)$", header, re.MULTILINE)
+    assert target is not None, f"no +++ line in {header!r}"
+    path = project / target.group(1)
+    source = path.read_text()
+    for hunk in hunks:
+        lines = hunk.splitlines(keepends=True)
+        old = "".join(line[1:] for line in lines if line[0] in " -")
+        new = "".join(line[1:] for line in lines if line[0] in " +")
+        assert source.count(old) == 1, f"{old!r} is not once in {path.name}"
+        source = source.replace(old, new)
+    path.write_text(source)
+
+
 def apply_readme_recipe(project: Path) -> None:
     """The README's worked example, step by step, at the places its text names."""
     (package,) = (path.parent for path in (project / "src").glob("*/listener.py"))
-    snippets = customization_snippets((project / "README.md").read_text())
-    assert len(snippets) == 5, "the recipe: field, message types, unions, case, test"
-    field, message_types, unions, case, test = snippets
+    readme = (project / "README.md").read_text()
+    snippets = customization_blocks(readme, "python")
+    assert len(snippets) == 6, "the recipe: field, message types, unions, module, case, test"
+    field, message_types, unions, shared_module, case, test = snippets
+    diffs = customization_blocks(readme, "diff")
+    assert len(diffs) == 2, "the recipe: the app provides the shared object, the hooks use it"
 
     insert_after(package / "state.py", "    messages_received: int = 0\n", field)
 
@@ -41,6 +62,10 @@ def apply_readme_recipe(project: Path) -> None:
         source, replaced = re.subn(rf"^{name} = .*$", line, source, count=1, flags=re.MULTILINE)
         assert replaced == 1, f"no {name} union in messages.py"
     messages.write_text(source)
+
+    (package / "nicknames.py").write_text(shared_module)
+    for diff in diffs:
+        apply_diff(project, diff)
 
     listener = package / "listener.py"
     source = listener.read_text()
