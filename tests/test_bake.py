@@ -53,6 +53,7 @@ EXPECTED_FILES = [
     "tests/test_browser.py",
     "tests/test_cleanup.py",
     "tests/test_contract.py",
+    "tests/test_dependencies.py",
     "tests/test_handshake.py",
     "tests/test_isolation.py",
     "tests/test_outbox.py",

@@ -40,7 +40,10 @@ from .support import (
 )
 
 PROJECT_ROOT = Path(__file__).parent.parent
-STARTUP_TIMEOUT = 15.0
+STARTUP_TIMEOUT = 60.0
+"""Seconds a real server may take to answer: a busy CI runner can take that long to import."""
+OPEN_TIMEOUT = 15.0
+"""Seconds a client waits for its handshake: a loaded machine queues many at once."""
 TRACEBACK = "Traceback (most recent call last)"
 
 # One HTTP client for every look at every server: a new one per request would build a TLS context
@@ -173,7 +176,8 @@ def start_server(
             if time.monotonic() > deadline:
                 server.terminate()
                 raise RuntimeError(
-                    f"server did not answer in {STARTUP_TIMEOUT} s:\n{server.log()}"
+                    f"server did not answer /health within {STARTUP_TIMEOUT:.0f} s of its"
+                    f" start:\n{server.log()}"
                 ) from None
             time.sleep(0.05)
         else:
@@ -193,7 +197,7 @@ def open_client(
     """
     return connect(
         server.ws_url,
-        open_timeout=RECEIVE_TIMEOUT,
+        open_timeout=OPEN_TIMEOUT,
         close_timeout=RECEIVE_TIMEOUT,
         ping_interval=None,
         max_size=None,
@@ -223,7 +227,7 @@ def open_sync_client(server: ServerProcess, max_size: int | None = 2**20) -> Syn
     """A blocking client for ``server`` (for tests driven by hypothesis, which is not async)."""
     return connect_sync(
         server.ws_url,
-        open_timeout=RECEIVE_TIMEOUT,
+        open_timeout=OPEN_TIMEOUT,
         compression=None,
         max_size=max_size,
 {% if cookiecutter.auth == "jwt" %}

@@ -25,7 +25,9 @@ from {{ cookiecutter.package_name }}.auth import TOKEN_COOKIE, mint_token
 from .browser import start_chromium, text_of, wait_for
 from .server import ServerProcess, StartServer, free_port
 {% if cookiecutter.auth == "jwt" %}
-from .support import TEST_JWT_SECRET
+from .support import TEST_JWT_SECRET, wait_until
+{% else %}
+from .support import wait_until
 {% endif %}
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -140,7 +142,7 @@ def test_page_from_another_site_is_refused(
     connect_page_to(chromium, server.ws_url)
 
     wait_for(chromium, lambda: status(chromium) == REFUSED)
-    assert f"from origin {other_origin!r}" in server.log()[log_start:]
+    assert wait_until(lambda: f"from origin {other_origin!r}" in server.log()[log_start:])
 
 
 def test_page_from_an_allowed_site_connects(
@@ -172,7 +174,7 @@ def test_localhost_and_127_0_0_1_are_different_origins(
     connect_page_to(chromium, server.ws_url)  # ws://127.0.0.1:...
 
     wait_for(chromium, lambda: status(chromium) == REFUSED)
-    assert f"from origin {page_origin!r}" in server.log()[log_start:]
+    assert wait_until(lambda: f"from origin {page_origin!r}" in server.log()[log_start:])
 
 
 def test_file_page_is_refused(
@@ -188,7 +190,7 @@ def test_file_page_is_refused(
     connect_page_to(chromium, server.ws_url)
 
     wait_for(chromium, lambda: status(chromium) == REFUSED)
-    assert "from origin 'null'" in server.log()[log_start:]
+    assert wait_until(lambda: "from origin 'null'" in server.log()[log_start:])
 {% if cookiecutter.auth == "jwt" %}
 
 

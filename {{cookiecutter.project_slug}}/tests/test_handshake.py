@@ -4,13 +4,16 @@ In-process, a refusal shows as a close code (Litestar's TestClient cannot show a
 ``test_server_security.py`` checks the HTTP statuses a real client gets.
 """
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 from litestar import Litestar
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
+from litestar.types import Receive, Scope, Send
 
 from {{ cookiecutter.package_name }} import handshake, listener
 from {{ cookiecutter.package_name }}.app import create_app
@@ -215,3 +218,29 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
 
     with connect(capped_client) as first, connect(capped_client) as second:
         assert receive(first)["type"] == receive(second)["type"] == "welcome"
+
+
+def test_cap_slot_comes_back_when_the_app_behind_the_policy_raises() -> None:
+    """The slot is given back however the connection's handling ends, an exception included
+    (Litestar's exception middleware catches those today; the policy must not rely on it)."""
+    policy = HandshakePolicy(allowed_origins=(), max_connections=1)
+    scope = cast("Scope", {"type": "websocket", "headers": []})
+    sent: list[str] = []
+
+    async def failing_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise InjectedFaultError("the app behind the policy failed")
+
+    async def receive() -> Any:
+        return {"type": "websocket.connect"}
+
+    async def send(event: Any) -> None:
+        sent.append(event["type"])  # only a refusal sends anything here
+
+    async def run() -> None:
+        for _ in range(3):  # one slot: a slot kept by the first would refuse the second
+            with pytest.raises(InjectedFaultError):
+                await policy.handle(scope, receive, send, failing_app)
+
+    asyncio.run(run())
+    assert policy.open_connections == 0
+    assert sent == []

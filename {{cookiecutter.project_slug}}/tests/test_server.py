@@ -7,6 +7,7 @@ with ``pytest -m "not server"``.
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -50,17 +51,21 @@ async def end_with_clean_close(server: ServerProcess) -> None:
 
 async def end_with_tcp_drop(server: ServerProcess) -> None:
     ws = await open_client(server)
-    await receive(ws)
-    await echo(ws, "about to vanish")
-    ws.transport.abort()  # no close frame: uvicorn reports 1005 to the app
+    try:
+        await receive(ws)
+        await echo(ws, "about to vanish")
+    finally:
+        ws.transport.abort()  # no close frame: uvicorn reports 1005 to the app
 
 
 async def end_with_drop_mid_message(server: ServerProcess) -> None:
     ws = await open_client(server)
-    await receive(ws)
-    # Promise a 1,000-byte frame, send 100 bytes of it, vanish.
-    ws.transport.write(masked_frame(0x1, os.urandom(100), declared_length=1000))
-    ws.transport.abort()
+    try:
+        await receive(ws)
+        # Promise a 1,000-byte frame, send 100 bytes of it, vanish.
+        ws.transport.write(masked_frame(0x1, os.urandom(100), declared_length=1000))
+    finally:
+        ws.transport.abort()
 
 
 async def end_with_handler_error(server: ServerProcess) -> None:
@@ -72,11 +77,13 @@ async def end_with_handler_error(server: ServerProcess) -> None:
 
 async def end_without_ever_reading(server: ServerProcess) -> None:
     _, writer = await open_raw_socket(server)
-    for index in range(20):
-        message = json.dumps({"type": "echo", "text": f"unread {index}"}).encode()
-        writer.write(masked_frame(0x1, message))
-    await writer.drain()
-    writer.transport.abort()
+    try:
+        for index in range(20):
+            message = json.dumps({"type": "echo", "text": f"unread {index}"}).encode()
+            writer.write(masked_frame(0x1, message))
+        await writer.drain()
+    finally:
+        writer.transport.abort()
 
 
 ENDINGS: list[Callable[[ServerProcess], Awaitable[None]]] = [
@@ -89,14 +96,38 @@ ENDINGS: list[Callable[[ServerProcess], Awaitable[None]]] = [
 
 
 async def churn(server: ServerProcess, connections: int, at_once: int) -> None:
-    """Open and end ``connections`` connections, cycling through ENDINGS, ``at_once`` at a time."""
+    """Open and end ``connections`` connections, cycling through ENDINGS, ``at_once`` at a time.
+
+    One that fails cancels the others, and every ending closes its socket however it stops: a
+    failure here leaves no open socket behind to fail the next test.
+    """
     slots = asyncio.Semaphore(at_once)
 
     async def one(index: int) -> None:
         async with slots:
             await ENDINGS[index % len(ENDINGS)](server)
 
-    await asyncio.gather(*(one(index) for index in range(connections)))
+    async with asyncio.TaskGroup() as endings:
+        for index in range(connections):
+            endings.create_task(one(index))
+
+
+def test_connection_ids_are_unique_across_processes(start_server_process: StartServer) -> None:
+    """Two processes of one service hand out different ids from their first connection on: an
+    id names one connection among all processes (a broadcast's ``from``, a log line)."""
+    servers = [start_server_process(), start_server_process()]
+
+    async def first_ids() -> list[str]:
+        ids = []
+        for server in servers:
+            async with open_client(server) as ws:
+                ids.append((await receive(ws))["connection_id"])
+        return ids
+
+    first, second = asyncio.run(first_ids())
+
+    assert first != second
+    assert all(re.fullmatch("[0-9a-f]{32}", id_) for id_ in (first, second))
 
 
 def test_churn_leaves_no_state_behind(start_server_process: StartServer) -> None:
@@ -286,18 +317,19 @@ def test_on_accept_fault_leaves_no_registration(start_server_process: StartServe
 
 
 def test_dead_peer_is_dropped_after_ping_timeout(start_server_process: StartServer) -> None:
-    """A client that stops answering pings is dropped within interval + timeout, and released."""
+    """A client that stops answering pings is dropped and released: with the settings' short
+    interval and timeout, long before the defaults (20 s + 20 s) would have."""
     server = start_server_process({"PING_INTERVAL": "0.2", "PING_TIMEOUT": "0.3"})
 
-    async def run() -> float:
+    async def run() -> None:
         _, writer = await open_raw_socket(server)  # never reads, so never answers a ping
-        assert server.live_connections() == 1
-        started = time.monotonic()
-        assert wait_until(lambda: server.live_connections() == 0, timeout=5)
-        writer.transport.abort()
-        return time.monotonic() - started
+        try:
+            assert server.live_connections() == 1
+            assert wait_until(lambda: server.live_connections() == 0, timeout=15)
+        finally:
+            writer.transport.abort()
 
-    assert asyncio.run(run()) < 0.2 + 0.3 + 1.5  # slack for a busy machine
+    asyncio.run(run())
 
 
 def test_sigterm_closes_every_connection_with_1012(start_server_process: StartServer) -> None:
@@ -321,7 +353,7 @@ def test_sigterm_closes_every_connection_with_1012(start_server_process: StartSe
     assert codes == [1012] * clients
     # uvicorn shuts down gracefully, then re-raises the signal it caught: death by SIGTERM.
     assert server.process.returncode == -signal.SIGTERM
-    assert seconds < 5
+    assert seconds < 9  # not cut short by the 10 s grace period: every hook had finished
     log = server.log()
     assert "Application shutdown complete" in log
     for connection_id in connection_ids:

