@@ -10,6 +10,9 @@
 - ``nox -s update-path``: a project baked with cruft from an earlier commit and customized is
   updated to HEAD (committed work only), gets the README's recipe, and must stay green (ruff,
   mypy --strict, the in-process suite).
+- ``nox -s bench``: a default bake's benchmark with the peers of ``bench/peers.py`` beside it
+  (a Starlette endpoint, a minimal one, a bare Litestar listener): the README's table.
+  ``nox -s bench -- --rounds 7`` for steadier figures.
 """
 
 import json
@@ -43,7 +46,7 @@ def version_key(version: str) -> tuple[int, ...]:
 
 OLDEST_PYTHON = min(SUPPORTED_PYTHONS, key=version_key)
 NEWEST_PYTHON = max(SUPPORTED_PYTHONS, key=version_key)
-TEMPLATE_REPOSITORY_PYTHON = ["noxfile.py", "hooks", "tests"]
+TEMPLATE_REPOSITORY_PYTHON = ["noxfile.py", "hooks", "tests", "bench"]
 
 # Answers that a careless or creative user might give, and that must still bake a clean project.
 AWKWARD_ANSWERS = {
@@ -328,4 +331,39 @@ def update_path(session: nox.Session) -> None:
         project_nox = nox_in_project(session)
         session.run(*project_nox, "-s", "lint", "typecheck")
         session.run(*project_nox, "-s", "tests", "--", "-m", IN_PROCESS)
+        session.chdir(ROOT)
+
+
+# The servers a baked service is measured against, as bench/run.py's --server takes them.
+PEERS = {
+    "Starlette peer": "peers:starlette_peer_app",
+    "minimal Starlette": "peers:minimal_starlette_app",
+    "bare listener": "peers:bare_listener_app",
+}
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Bake the defaults and run the project's benchmark with the peers beside it.
+
+    Arguments go on to the project's bench/run.py; every figure is written to the session's
+    cache folder (the path is printed at the end).
+    """
+    session.install("cookiecutter>=2.6")
+    with tempfile.TemporaryDirectory(prefix="bench-") as output_dir:
+        project = bake(session, {}, Path(output_dir))
+        groups = nox.project.dependency_groups(
+            nox.project.load_toml(project / "pyproject.toml"), "bench"
+        )
+        session.install(
+            "-e", str(project), *groups, *nox.project.dependency_groups(PYPROJECT, "bench")
+        )
+        results = Path(session.cache_dir).resolve() / "bench-results.json"
+        session.chdir(project)
+        session.run(
+            *("python", "bench/run.py", f"--json={results}"),
+            *(f"--server={name}={app}" for name, app in PEERS.items()),
+            *session.posargs,
+            env={"PYTHONPATH": str(ROOT / "bench")},
+        )
         session.chdir(ROOT)

@@ -22,7 +22,7 @@ EXPECTED_FILES = [
     "README.md",
     "bench/README.md",
     "bench/__init__.py",
-    "bench/baselines.py",
+    "bench/floor.py",
     "bench/load.py",
     "bench/run.py",
     "noxfile.py",

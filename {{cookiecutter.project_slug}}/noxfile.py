@@ -49,6 +49,6 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=OLDEST_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmark against raw ASGI, a bare listener and Starlette (``-- --help`` for options)."""
+    """Benchmark the service beside a raw ASGI floor (``-- --help`` for the options)."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "bench/run.py", *session.posargs)

@@ -1,1 +1,1 @@
-"""Benchmark of the service against two baselines: ``nox -s bench`` (see run.py)."""
+"""Benchmark of the service, with a raw ASGI floor beside it: ``nox -s bench`` (see run.py)."""
