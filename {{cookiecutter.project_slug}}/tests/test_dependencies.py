@@ -244,7 +244,7 @@ REFUSED = {
     "no data": (WithoutData, r"WithoutData\.on_receive must take a 'data' parameter"),
     "var-keyword": (
         TakesAnything,
-        r"TakesAnything\.on_receive: parameter 'anything' \(variadic keyword\) cannot",
+        r"TakesAnything\.on_receive: parameter 'anything' is variadic keyword; name each",
     ),
 }
 

@@ -20,6 +20,7 @@ parameter: never at the first message.
 """
 
 import inspect
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 from litestar.handlers import WebsocketListener, WebsocketRouteHandler
-from litestar.types import Empty
+from litestar.types import Empty, ExceptionHandlersMap
 
 from .websocket import DirectWebSocket
 
@@ -49,9 +50,9 @@ class DirectListener(WebsocketListener):
     async def on_accept(self, *args: Any, **kwargs: Any) -> None:
         """Called once the connection is accepted, before its first message."""
 
+    @abstractmethod
     async def on_receive(self, *args: Any, **kwargs: Any) -> None:
         """Called with every text frame the client sends (``data``), one at a time, in order."""
-        raise NotImplementedError
 
     async def on_disconnect(self, *args: Any, **kwargs: Any) -> None:
         """Called once the connection has ended, however it ended."""
@@ -135,33 +136,30 @@ class DirectListener(WebsocketListener):
         """One connection, from accept to its end: the whole life of what it holds.
 
         ``dependencies`` were resolved for this connection alone (``connection_state`` among
-        them); each hook gets the ones it names.
+        them); each hook gets the ones it names, in its own order (by position: cheaper than
+        by name, for every message).
         """
         dependencies["socket"] = socket
-        on_accept, on_receive, on_disconnect = (
-            getattr(self, hook) if hook in hook_parameters else None for hook in HOOKS
-        )
         accept_arguments, receive_arguments, disconnect_arguments = (
-            {name: dependencies[name] for name in hook_parameters.get(hook, ()) if name != "data"}
-            for hook in HOOKS
+            [dependencies.get(name) for name in hook_parameters.get(hook, ())] for hook in HOOKS
         )
+        data_at = hook_parameters["on_receive"].index("data")
         await socket.accept()
         try:
-            if on_accept is not None:
-                await on_accept(**accept_arguments)
+            if "on_accept" in hook_parameters:
+                await self.on_accept(*accept_arguments)
             # The server's ASGI events as they come (see DirectWebSocket); a binary frame has no
             # text and gets the same error frame as an empty one.
             while (event := await socket.server_receive())["type"] == "websocket.receive":
-                if on_receive is not None:
-                    receive_arguments["data"] = event.get("text") or ""
-                    await on_receive(**receive_arguments)
+                receive_arguments[data_at] = event.get("text") or ""
+                await self.on_receive(*receive_arguments)
             socket.connection_state = "disconnect"  # as Litestar's receive would have noted
         except WebSocketDisconnect:
             pass  # a hook closed the connection
         finally:
             # Every path ends here: a close, a drop, a hook's error, even a failed on_accept.
-            if on_disconnect is not None:
-                await on_disconnect(**disconnect_arguments)
+            if "on_disconnect" in hook_parameters:
+                await self.on_disconnect(*disconnect_arguments)
 
 
 def hook_parameter_names(
@@ -180,10 +178,10 @@ def hook_parameter_names(
             " replies through the connection's outbox"
         )
     for parameter in signature.parameters.values():
-        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+        if parameter.kind is not parameter.POSITIONAL_OR_KEYWORD:
             raise ImproperlyConfiguredException(
-                f"{where}: parameter {parameter.name!r} ({parameter.kind.description}) cannot"
-                " be passed by name; name each argument the hook takes"
+                f"{where}: parameter {parameter.name!r} is {parameter.kind.description}; name"
+                " each argument the hook takes, as a plain parameter (no *, / or **)"
             )
     names = tuple(signature.parameters)
     if hook_name == "on_receive" and "data" not in names:
@@ -206,7 +204,11 @@ class OneAtATimeKwargsModel(KwargsModel):
         try:
             for batch in self.dependency_batches:
                 for dependency in batch:
-                    await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+                    provide = dependency.provide
+                    if provide.use_cache and provide.value is not Empty:
+                        kwargs[dependency.key] = provide.value  # made once: an app-wide object
+                    else:
+                        await resolve_dependency(dependency, connection, kwargs, cleanup_group)
         except BaseException as error:
             await cleanup_group.close(error)
             raise
@@ -218,9 +220,15 @@ class ListenerRouteHandler(WebsocketRouteHandler):
 
     listener_name: str
     hook_parameters: Mapping[str, tuple[str, ...]]
+    _websocket_class: type[WebSocket[Any, Any, Any]]
+    _exception_handlers: ExceptionHandlersMap
 
     def on_registration(self, app: Any) -> None:
         super().on_registration(app)
+        # Litestar works these out again for every connection, walking the app's layers; they
+        # cannot change once the app is built.
+        self._websocket_class = super().resolve_websocket_class()
+        self._exception_handlers = super().resolve_exception_handlers()
         provided: Mapping[str, Provide] = self.resolve_dependencies()
         for hook, names in self.hook_parameters.items():
             for name in names:
@@ -231,6 +239,12 @@ class ListenerRouteHandler(WebsocketRouteHandler):
                         f" Available: {available}. Provide {name!r} as a dependency of the"
                         " app, a router or the listener (dependencies=, with Provide)"
                     )
+
+    def resolve_websocket_class(self) -> type[WebSocket[Any, Any, Any]]:
+        return self._websocket_class
+
+    def resolve_exception_handlers(self) -> ExceptionHandlersMap:
+        return self._exception_handlers
 
     def create_kwargs_model(self, path_parameters: Any) -> KwargsModel:
         kwargs_model = super().create_kwargs_model(path_parameters)

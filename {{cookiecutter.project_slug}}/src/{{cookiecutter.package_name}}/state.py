@@ -15,12 +15,12 @@ socket. (``socket.state`` builds a new locked ``State`` wrapper on each access: 
 connection, too slow once per message.)
 """
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 {% if cookiecutter.auth != "jwt" %}
 from typing import Any
 {% endif %}
-from uuid import uuid4
 
 from litestar.di import NamedDependency
 
@@ -34,7 +34,9 @@ CONNECTION_STATE_KEY = "connection_state"
 
 
 def new_connection_id() -> str:
-    return uuid4().hex
+    """32 random lowercase hex digits (128 bits from the OS): unique across processes and
+    hosts, and cheaper than ``uuid4().hex``."""
+    return os.urandom(16).hex()
 
 
 def _utc_now() -> datetime:
