@@ -63,8 +63,8 @@ def reply(frame: str, connection_id: str, count: int) -> tuple[str, int, bool]:
     if isinstance(message, Ping):
         return '{"type":"pong"}', count, False
     if isinstance(message, Broadcast):
-        frame = {"type": "broadcast", "text": message.text, "from": connection_id}
-        return _encoder.encode(frame).decode(), count, True
+        everyone = {"type": "broadcast", "text": message.text, "from": connection_id}
+        return _encoder.encode(everyone).decode(), count, True
     answer = {"type": "echo", "text": message.text, "connection_id": connection_id, "count": count}
     return _encoder.encode(answer).decode(), count, False
 

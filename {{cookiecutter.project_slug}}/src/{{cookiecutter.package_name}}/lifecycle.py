@@ -1,7 +1,7 @@
 """How each connection is driven through the listener's hooks: one task, one loop.
 
-The hooks take their arguments by name, as in a Litestar ``WebsocketListener``: ``socket``,
-``data`` (``on_receive``), and any dependency that the app, a router or the listener provides
+A hook names what it takes, as in a Litestar ``WebsocketListener``: ``socket``, ``data``
+(``on_receive``), and any dependency that the app, a router or the listener provides
 (``dependencies={"rooms": Provide(...)}``). Litestar's own dependency injection resolves them
 once per connection, before it is accepted; every hook of that connection that names one gets
 the same value, and a generator dependency's clean-up runs once the connection has ended.
@@ -93,23 +93,7 @@ class DirectListener(WebsocketListener):
         async def serve(socket: DirectWebSocket[Any], **dependencies: Any) -> None:
             await self.serve_connection(socket, dependencies, hook_parameters)
 
-        socket_parameter = inspect.Parameter(
-            "socket", inspect.Parameter.KEYWORD_ONLY, annotation=self.websocket_class
-        )
-        parameters = [
-            socket_parameter,
-            *(
-                inspect.Parameter(
-                    name,
-                    inspect.Parameter.KEYWORD_ONLY,
-                    annotation=NamedDependency[Any],  # type: ignore[misc]  # (used as a value)
-                )
-                for name in dependency_names
-            ),
-        ]
-        serve.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
-        serve.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
-        serve.__annotations__["return"] = None
+        show_signature(serve, self.websocket_class, dependency_names)
         serve.__qualname__ = f"{type(self).__qualname__}.serve_connection"
         handler = ListenerRouteHandler(
             self.path,
@@ -162,6 +146,27 @@ class DirectListener(WebsocketListener):
                 await self.on_disconnect(*disconnect_arguments)
 
 
+def show_signature(
+    handler: Callable[..., Any], socket_class: type[Any], dependency_names: list[str]
+) -> None:
+    """Give ``handler`` the signature Litestar reads: ``socket`` and each named dependency, so
+    that Litestar resolves exactly what the hooks name, for each connection."""
+    parameters = [
+        inspect.Parameter("socket", inspect.Parameter.KEYWORD_ONLY, annotation=socket_class),
+        *(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=NamedDependency[Any],  # type: ignore[misc]  # (used as a value)
+            )
+            for name in dependency_names
+        ),
+    ]
+    handler.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    handler.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    handler.__annotations__["return"] = None
+
+
 def hook_parameter_names(
     listener: DirectListener, hook_name: str, hook: Callable[..., Any]
 ) -> tuple[str, ...]:
@@ -191,6 +196,14 @@ def hook_parameter_names(
     return names
 
 
+class CleanupGroup(DependencyCleanupGroup):
+    """Litestar's clean-up of generator dependencies, false while it holds none, so that a
+    connection without any skips the ``async with`` around its handler."""
+
+    def __bool__(self) -> bool:
+        return bool(self._generators)
+
+
 class OneAtATimeKwargsModel(KwargsModel):
     """Litestar's ``KwargsModel``, resolving one dependency at a time: no ``anyio`` task group
     per connection (litestar#4563). A failed dependency cleans up the ones resolved before it."""
@@ -200,7 +213,7 @@ class OneAtATimeKwargsModel(KwargsModel):
     async def resolve_dependencies(
         self, connection: ASGIConnection[Any, Any, Any, Any], kwargs: dict[str, Any]
     ) -> DependencyCleanupGroup:
-        cleanup_group = DependencyCleanupGroup()
+        cleanup_group = CleanupGroup()
         try:
             for batch in self.dependency_batches:
                 for dependency in batch:
