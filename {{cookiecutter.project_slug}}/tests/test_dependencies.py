@@ -140,6 +140,27 @@ def test_a_generator_dependency_is_cleaned_up_however_the_connection_ends(ending
     assert resource.seen_by[-1] == "on_disconnect"
 
 
+def test_a_generator_dependency_is_cleaned_up_after_a_failed_on_accept() -> None:
+    """on_accept raising still ends with on_disconnect, then the dependency's clean-up."""
+    resources = Resources()
+
+    class FailingSetUp(ResourceListener):
+        async def on_accept(self, socket: WebSocket[Any, Any, Any], resource: Resource) -> None:
+            resource.seen_by.append("on_accept")
+            raise RuntimeError("set-up failed")
+
+    app = Litestar([FailingSetUp], dependencies={"resource": Provide(resources.provide)})
+    with TestClient(app) as client:
+        with (
+            client.websocket_connect(ResourceListener.path) as ws,
+            pytest.raises(WebSocketDisconnect),
+        ):
+            ws.receive_json(timeout=RECEIVE_TIMEOUT)
+        assert wait_until(lambda: bool(resources.made) and resources.made[0].cleaned_up)
+
+    assert resources.made[0].seen_by == ["on_accept", "on_disconnect"]
+
+
 def test_a_dependency_failing_before_accept_cleans_up_those_resolved_before_it() -> None:
     """A connection whose dependencies cannot all be made is refused; none is left open."""
     resources = Resources()
