@@ -33,12 +33,13 @@ from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
 PROJECT_ROOT = Path(__file__).parent.parent
 SERVICE = "this service"
-FLOOR = "raw ASGI floor"
-SERVERS = {FLOOR: "bench.floor:floor_app", SERVICE: "{{ cookiecutter.package_name }}.app:app"}
+SERVERS = {
+    "raw ASGI floor": "bench.floor:floor_app",
+    SERVICE: "{{ cookiecutter.package_name }}.app:app",
+}
 UVICORN_FLAGS = ["--workers=1", "--ws=websockets-sansio", "--ws-per-message-deflate=false"]
 UVICORN_FLAGS += ["--ws-max-size=65536", "--no-access-log", "--log-level=warning"]
-START_TIMEOUT = 60.0
-"""Seconds a server may take to listen: a busy machine can take that long to import."""
+START_TIMEOUT = 60.0  # seconds a server may take to listen: a busy machine imports slowly
 FIGURES = {  # key: (column, digits)
     "messages_per_second": ("messages/s", 0),
     "cpu_us_per_message": ("CPU us/msg", 1),
