@@ -15,8 +15,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 from litestar.testing import TestClient
 
+from {{ cookiecutter.package_name }} import app as app_module
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.lifecycle import DirectListener
+from {{ cookiecutter.package_name }}.listener import ConnectionListener
+from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
+from {{ cookiecutter.package_name }}.state import ConnectionState
 
 from .support import ABRUPT_DROP, RECEIVE_TIMEOUT, TEST_SETTINGS, receive, wait_until
 
@@ -279,3 +283,27 @@ def test_a_hook_the_loop_cannot_call_is_refused_when_the_app_is_created(
 
     with pytest.raises(ImproperlyConfiguredException, match=message):
         app.register(listener)
+
+
+def test_create_app_refuses_a_hook_naming_what_nobody_provides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service's own listener, given a hook parameter the app does not provide: the app is
+    never built, and the error names the hook and the parameter."""
+
+    class NeedsRooms(ConnectionListener):
+        async def on_disconnect(  # type: ignore[override]
+            self,
+            connection_state: ConnectionState,
+            connection_registry: ConnectionRegistry,
+            rooms: object,
+        ) -> None:
+            await super().on_disconnect(connection_state, connection_registry)
+
+    monkeypatch.setattr(app_module, "ConnectionListener", NeedsRooms)
+
+    with pytest.raises(
+        ImproperlyConfiguredException,
+        match=r"NeedsRooms\.on_disconnect: nobody provides parameter 'rooms'",
+    ):
+        create_app(TEST_SETTINGS)
