@@ -19,8 +19,6 @@ from {{ cookiecutter.package_name }} import app as app_module
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.lifecycle import DirectListener
 from {{ cookiecutter.package_name }}.listener import ConnectionListener
-from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
-from {{ cookiecutter.package_name }}.state import ConnectionState
 
 from .support import ABRUPT_DROP, RECEIVE_TIMEOUT, TEST_SETTINGS, receive, wait_until
 
@@ -292,13 +290,8 @@ def test_create_app_refuses_a_hook_naming_what_nobody_provides(
     never built, and the error names the hook and the parameter."""
 
     class NeedsRooms(ConnectionListener):
-        async def on_disconnect(  # type: ignore[override]
-            self,
-            connection_state: ConnectionState,
-            connection_registry: ConnectionRegistry,
-            rooms: object,
-        ) -> None:
-            await super().on_disconnect(connection_state, connection_registry)
+        async def on_disconnect(self, rooms: object) -> None:  # type: ignore[override]
+            """Never called: the app is refused before any connection."""
 
     monkeypatch.setattr(app_module, "ConnectionListener", NeedsRooms)
 
