@@ -260,6 +260,7 @@ class ListenerRouteHandler(WebsocketRouteHandler):
         return self._exception_handlers
 
     def create_kwargs_model(self, path_parameters: Any) -> KwargsModel:
+        # Litestar builds the model as ever; only how it resolves the dependencies changes.
         kwargs_model = super().create_kwargs_model(path_parameters)
         kwargs_model.__class__ = OneAtATimeKwargsModel
         return kwargs_model
