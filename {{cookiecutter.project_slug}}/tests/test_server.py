@@ -324,7 +324,7 @@ def test_dead_peer_is_dropped_after_ping_timeout(start_server_process: StartServ
     async def run() -> None:
         _, writer = await open_raw_socket(server)  # never reads, so never answers a ping
         try:
-            assert server.live_connections() == 1
+            assert wait_until(lambda: server.live_connections() == 1)  # registered after accept
             assert wait_until(lambda: server.live_connections() == 0, timeout=15)
         finally:
             writer.transport.abort()

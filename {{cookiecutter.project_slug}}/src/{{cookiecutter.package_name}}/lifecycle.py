@@ -37,9 +37,12 @@ from litestar.types import Empty, ExceptionHandlersMap
 from .websocket import DirectWebSocket
 
 HOOKS = ("on_accept", "on_receive", "on_disconnect")
-LOOP_ARGUMENTS = {"on_accept": ("socket",), "on_receive": ("socket", "data")}
-LOOP_ARGUMENTS["on_disconnect"] = LOOP_ARGUMENTS["on_accept"]
-"""What the loop itself hands each hook, besides dependencies."""
+LOOP_ARGUMENTS = {
+    "on_accept": ("socket",),
+    "on_receive": ("socket", "data"),
+    "on_disconnect": ("socket",),
+}
+"""What the loop itself hands each hook; every other parameter is a dependency."""
 
 
 class DirectListener(WebsocketListener):
@@ -87,7 +90,8 @@ class DirectListener(WebsocketListener):
             for name, hook in self.overridden_hooks().items()
         }
         dependency_names = sorted(
-            {name for names in hook_parameters.values() for name in names} - {"socket", "data"}
+            {name for names in hook_parameters.values() for name in names}
+            - {name for names in LOOP_ARGUMENTS.values() for name in names}
         )
 
         async def serve(socket: DirectWebSocket[Any], **dependencies: Any) -> None:
