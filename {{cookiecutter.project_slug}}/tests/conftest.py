@@ -1,6 +1,9 @@
 """Fixtures: a fresh app and test client per test, and real uvicorn servers on demand."""
 
 from collections.abc import Iterator, Mapping
+{% if cookiecutter.broadcast == "redis" %}
+from dataclasses import replace
+{% endif %}
 from pathlib import Path
 
 import pytest
@@ -12,10 +15,11 @@ from {{ cookiecutter.package_name }}.app import create_app
 {% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
 from .server import ServerProcess, StartServer, free_port, start_server
+from .support import TEST_SETTINGS, wait_until
 {% else %}
 from .server import ServerProcess, StartServer, start_server
-{% endif %}
 from .support import TEST_SETTINGS
+{% endif %}
 
 
 @pytest.fixture
@@ -27,6 +31,35 @@ def app() -> Litestar:
 def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
     with TestClient(app) as client:
         yield client
+{% if cookiecutter.broadcast == "redis" %}
+
+
+@pytest.fixture
+def bus_app(redis_server: RedisServer) -> Litestar:
+    """The app, with its bus on a Redis of the test's own."""
+    return create_app(replace(TEST_SETTINGS, redis_url=redis_server.url))
+
+
+@pytest.fixture
+def bus_client(bus_app: Litestar) -> Iterator[TestClient[Litestar]]:
+    """A client of ``bus_app`` once it has subscribed to Redis (it refuses to publish until)."""
+    with TestClient(bus_app) as client:
+        assert wait_until(lambda: client.get("/health").json()["broadcast"]["available"])
+        yield client
+{% else %}
+
+
+@pytest.fixture
+def bus_app(app: Litestar) -> Litestar:
+    """The app, for tests of its bus (with broadcast=redis, on a Redis of the test's own)."""
+    return app
+
+
+@pytest.fixture
+def bus_client(client: TestClient[Litestar]) -> TestClient[Litestar]:
+    """A client of ``bus_app``."""
+    return client
+{% endif %}
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.auth import mint_token
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 from {{ cookiecutter.package_name }}.registry import ConnectionRegistry
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.topics import Hub
 from {{ cookiecutter.package_name }}.websocket import DirectWebSocket
 
 RECEIVE_TIMEOUT = 5.0
@@ -111,10 +112,22 @@ def bare_socket() -> DirectWebSocket[Any]:
 {% endif %}
 
 
+def provided(app: Litestar, name: str) -> object:
+    """The app-wide object that ``create_app`` provides to the hooks as ``name``."""
+    provider = app.dependencies[name]
+    assert isinstance(provider, Provide)
+    return provider.dependency()
+
+
 def registry_of(app: Litestar) -> ConnectionRegistry:
     """The registry that ``create_app`` provides to the hooks as ``connection_registry``."""
-    provider = app.dependencies["connection_registry"]
-    assert isinstance(provider, Provide)
-    registry = provider.dependency()
+    registry = provided(app, "connection_registry")
     assert isinstance(registry, ConnectionRegistry)
     return registry
+
+
+def hub_of(app: Litestar) -> Hub:
+    """The hub of topics that ``create_app`` provides to the hooks as ``hub``."""
+    hub = provided(app, "hub")
+    assert isinstance(hub, Hub)
+    return hub

@@ -1,51 +1,17 @@
 """A broadcast reaches every live connection, the sender's too; per-connection parts go away."""
 
-{% if cookiecutter.broadcast == "redis" %}
-from collections.abc import Iterator
-from dataclasses import replace
-
-{% endif %}
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-{% if cookiecutter.broadcast == "redis" %}
-from {{ cookiecutter.package_name }}.app import create_app
-
-from .redis_server import RedisServer
-from .support import (
-    ABRUPT_DROP,
-    TEST_SETTINGS,
-    connect,
-    live_connections,
-    receive,
-    registry_of,
-    wait_until,
-)
-{% else %}
 from .support import ABRUPT_DROP, connect, live_connections, receive, registry_of, wait_until
-{% endif %}
-{% if cookiecutter.broadcast == "redis" %}
 
 
-@pytest.fixture
-def app(redis_server: RedisServer) -> Litestar:
-    """The app, on a Redis of the test's own."""
-    return create_app(replace(TEST_SETTINGS, redis_url=redis_server.url))
-
-
-@pytest.fixture
-def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
-    """A client whose app has subscribed to Redis (broadcasts are refused until then)."""
-    with TestClient(app) as client:
-        assert wait_until(lambda: client.get("/health").json()["broadcast"]["available"])
-        yield client
-{% endif %}
-
-
-def test_broadcast_reaches_every_connection_sender_included(client: TestClient[Litestar]) -> None:
+def test_broadcast_reaches_every_connection_sender_included(
+    bus_client: TestClient[Litestar],
+) -> None:
     """Every open connection gets the frame once, naming the sender; the sender counts it."""
-    with connect(client) as sender, connect(client) as first, connect(client) as second:
+    with connect(bus_client) as sender, connect(bus_client) as first, connect(bus_client) as second:
         sender_id = receive(sender)["connection_id"]
         receive(first)
         receive(second)
@@ -60,9 +26,9 @@ def test_broadcast_reaches_every_connection_sender_included(client: TestClient[L
     assert after["count"] == 2
 
 
-def test_broadcasts_from_one_sender_arrive_in_order(client: TestClient[Litestar]) -> None:
+def test_broadcasts_from_one_sender_arrive_in_order(bus_client: TestClient[Litestar]) -> None:
     """A receiver sees one sender's broadcasts in the order they were sent, mixed with replies."""
-    with connect(client) as sender, connect(client) as receiver:
+    with connect(bus_client) as sender, connect(bus_client) as receiver:
         receive(sender)
         receive(receiver)
         for number in range(20):
@@ -77,10 +43,10 @@ def test_broadcasts_from_one_sender_arrive_in_order(client: TestClient[Litestar]
 
 
 def test_broadcast_with_a_bad_field_gets_an_error_and_reaches_no_one(
-    client: TestClient[Litestar],
+    bus_client: TestClient[Litestar],
 ) -> None:
     """A malformed broadcast is answered with an error frame and sent to no connection."""
-    with connect(client) as sender, connect(client) as receiver:
+    with connect(bus_client) as sender, connect(bus_client) as receiver:
         receive(sender)
         receive(receiver)
         sender.send_json({"type": "broadcast", "text": 42})
@@ -94,11 +60,11 @@ def test_broadcast_with_a_bad_field_gets_an_error_and_reaches_no_one(
 
 @pytest.mark.parametrize("close_code", [1000, ABRUPT_DROP], ids=["close", "abrupt drop"])
 def test_per_connection_parts_are_gone_after_the_connection(
-    app: Litestar, client: TestClient[Litestar], close_code: int
+    bus_app: Litestar, bus_client: TestClient[Litestar], close_code: int
 ) -> None:
     """An outbox holds a sending task only while broadcasts wait, and nothing after its end."""
-    registry = registry_of(app)
-    with connect(client) as ws:
+    registry = registry_of(bus_app)
+    with connect(bus_client) as ws:
         connection_id = receive(ws)["connection_id"]
         connection_state = registry.get(connection_id)
         assert connection_state is not None
@@ -110,7 +76,7 @@ def test_per_connection_parts_are_gone_after_the_connection(
         ws.close(code=close_code)
 
     assert wait_until(lambda: not connection_state.outbox.accepting)
-    assert wait_until(lambda: live_connections(client) == 0)
+    assert wait_until(lambda: live_connections(bus_client) == 0)
     connection_state.outbox.offer('{"type": "broadcast"}')  # too late: dropped, not queued
     assert connection_state.outbox.queued == 0
     assert not connection_state.outbox.sending

@@ -260,7 +260,7 @@ REFUSED = {
     "unprovided": (
         NamesSomethingUnprovided,
         r"NamesSomethingUnprovided\.on_receive: nobody provides parameter 'rooms'\."
-        r" Available: socket, data, broadcaster, connection_registry, .*settings\.",
+        r" Available: socket, data, connection_registry, hub, .*settings\.",
     ),
     "sync": (SyncHook, r"SyncHook\.on_disconnect must be 'async def'"),
     "returns": (ReturnsAReply, r"ReturnsAReply\.on_receive must be annotated '-> None'"),

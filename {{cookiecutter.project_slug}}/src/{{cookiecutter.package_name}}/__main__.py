@@ -7,10 +7,17 @@ the server, not the app (message size limit, keepalive pings, shutdown grace per
 ``python -m <package> token alice`` prints a development token for the user ``alice``, signed
 with ``JWT_SECRET``.
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+
+``python -m <package> publish room:42 "hello"`` publishes on a topic of the running service,
+through Redis, without running the app: its subscribers in every process get the message, with
+``"from": "server"``.
+{% endif %}
 """
 
-{% if cookiecutter.auth == "jwt" %}
 import argparse
+{% if cookiecutter.broadcast == "redis" %}
+import asyncio
 {% endif %}
 import sys
 {% if cookiecutter.auth == "jwt" %}
@@ -23,6 +30,10 @@ from litestar import Litestar
 from .app import create_app
 {% if cookiecutter.auth == "jwt" %}
 from .auth import mint_token
+{% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+from .broadcast import publish_once
+from .messages import Refused
 {% endif %}
 from .settings import Settings, SettingsError
 
@@ -55,25 +66,51 @@ def settings_or_exit() -> Settings:
         sys.exit(f"error: {error}")
 
 
-{% if cookiecutter.auth == "jwt" %}
+{% if cookiecutter.broadcast == "redis" %}
+def publish(settings: Settings, topic: str, text: str) -> None:
+    """Publish ``text`` on ``topic``, or exit with the one line that says why it failed."""
+    try:
+        offset = asyncio.run(publish_once(settings.redis_url, topic, text))
+    except Refused as refusal:
+        sys.exit(f"error: {refusal}")
+    except Exception as error:  # Redis's errors, said in one line
+        sys.exit(f"error: publish on {topic!r} failed: Redis did not take it ({error!r})")
+    print(f"published on {topic!r} at offset {offset}")  # noqa: T201
+
+
+{% endif %}
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.package_name }}")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the app (the default)")
+{% if cookiecutter.auth == "jwt" %}
     token = commands.add_parser("token", help="print a development token, signed with JWT_SECRET")
     token.add_argument("user", help="the token's subject, e.g. alice")
     token.add_argument("--minutes", type=int, default=60, help="lifetime (default: 60)")
+{% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+    publishing = commands.add_parser("publish", help="publish on a topic, through REDIS_URL")
+    publishing.add_argument("topic", help="e.g. room:42")
+    publishing.add_argument("text", help="the message's text")
+{% endif %}
+{% if cookiecutter.auth == "jwt" or cookiecutter.broadcast == "redis" %}
     arguments = parser.parse_args(argv)
+{% else %}
+    parser.parse_args(argv)
+{% endif %}
     settings = settings_or_exit()
+{% if cookiecutter.auth == "jwt" %}
     if arguments.command == "token":
         lifetime = timedelta(minutes=arguments.minutes)
         print(mint_token(settings.jwt_secret, arguments.user, lifetime))  # noqa: T201
-    else:
-        serve(settings)
-{% else %}
-def main() -> None:
-    serve(settings_or_exit())
+        return
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+    if arguments.command == "publish":
+        publish(settings, arguments.topic, arguments.text)
+        return
+{% endif %}
+    serve(settings)
 
 
 if __name__ == "__main__":

@@ -10,26 +10,27 @@ from litestar.logging import LoggingConfig
 {% if cookiecutter.auth == "jwt" %}
 from .auth import jwt_auth_middleware
 {% endif %}
-from .broadcast import Broadcaster, BroadcastHealth
+from .broadcast import BusHealth
 from .handshake import HandshakePolicy
 from .listener import ConnectionListener
 from .registry import ConnectionRegistry
 from .settings import Settings
+from .topics import Hub
 
 
 class Health(msgspec.Struct):
     status: str
     connections: int
-    broadcast: BroadcastHealth
+    broadcast: BusHealth
 
 
 @get("/health", sync_to_thread=False)
 def health(
     connection_registry: NamedDependency[ConnectionRegistry],
-    broadcaster: NamedDependency[Broadcaster],
+    hub: NamedDependency[Hub],
 ) -> Health:
     """Liveness, how many WebSocket connections this process holds, and its broadcast backend."""
-    return Health(status="ok", connections=len(connection_registry), broadcast=broadcaster.health())
+    return Health(status="ok", connections=len(connection_registry), broadcast=hub.health())
 
 
 DEMO_PAGE = Path(__file__).with_name("demo.html").read_text(encoding="utf-8")
@@ -49,13 +50,10 @@ def app_wide(value: object) -> Provide:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings come from the environment unless given."""
     settings = settings or Settings.from_env()
-    # Shared by every connection on purpose: the live connections, and the way to reach them.
+    # Shared by every connection on purpose: the live connections, and the topics that reach
+    # them (broadcasts, too, go through the hub and its bus, broadcast.py).
     registry = ConnectionRegistry()
-{% if cookiecutter.broadcast == "redis" %}
-    broadcaster = Broadcaster(registry, settings.redis_url)
-{% else %}
-    broadcaster = Broadcaster(registry)
-{% endif %}
+    hub = Hub(registry, settings)
     return Litestar(
         route_handlers=[health, demo_page, ConnectionListener],
         # Checks on every WebSocket handshake, before accept, in this order: Origin, connection
@@ -74,11 +72,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "settings": app_wide(settings),
             "connection_registry": app_wide(registry),
-            "broadcaster": app_wide(broadcaster),
+            "hub": app_wide(hub),
         },
 {% if cookiecutter.broadcast == "redis" %}
         # One Redis subscription per process, from start-up to shutdown.
-        lifespan=[broadcaster.running],
+        lifespan=[hub.running],
 {% endif %}
         logging_config=LoggingConfig(
             loggers={

@@ -6,7 +6,7 @@ dependency injection hands it over (resolved once per connection, see ``lifecycl
 
 - ``connection_state``: this connection's own ``ConnectionState`` (the same object in every
   hook of one connection, a different one for every other connection), provided below;
-- ``connection_registry``, ``broadcaster``, ``settings``: made once in ``create_app`` (app.py)
+- ``connection_registry``, ``hub``, ``settings``: made once in ``create_app`` (app.py)
   and shared by every connection on purpose. Your own app-wide objects join them there;
 - ``socket`` (any hook) and ``data``, the frame's text (``on_receive``).
 
@@ -25,7 +25,7 @@ from litestar.di import Provide
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
-from .broadcast import Broadcaster
+from .authorization import may_publish, may_subscribe
 from .lifecycle import DirectListener
 from .messages import (
     Broadcast,
@@ -37,13 +37,19 @@ from .messages import (
     Ping,
     Pong,
     ProtocolError,
+    Publish,
+    Refused,
     ServerMessage,
+    Subscribe,
+    Unsubscribe,
+    Unsubscribed,
     Welcome,
     decode_client_message,
     encode_server_message,
 )
 from .registry import ConnectionRegistry
 from .state import ConnectionState, new_connection_state
+from .topics import Hub
 
 WEBSOCKET_PATH = "{{ cookiecutter.websocket_path }}"
 
@@ -51,29 +57,51 @@ logger = logging.getLogger(__name__)
 
 
 async def reply_to(
-    message: ClientMessage, connection_state: ConnectionState, broadcaster: Broadcaster
+    message: ClientMessage, connection_state: ConnectionState, hub: Hub
 ) -> ServerMessage | None:
     """Apply one valid message to this connection's state; the reply to send, if any.
 
     A message that is refused (an error frame) changes nothing, not even the count.
     """
+    try:
+        reply = await carry_out(message, connection_state, hub)
+    except Refused as refusal:
+        return ErrorFrame(detail=str(refusal))
+    connection_state.messages_received += 1
+    return reply
+
+
+async def carry_out(
+    message: ClientMessage, connection_state: ConnectionState, hub: Hub
+) -> ServerMessage | None:
+    """Do what ``message`` asks; the reply, if any. Raises ``Refused`` to refuse it."""
     match message:
         case Echo(text=text):
-            connection_state.messages_received += 1
             return EchoReply(
                 text=text,
                 connection_id=connection_state.connection_id,
-                count=connection_state.messages_received,
+                count=connection_state.messages_received + 1,  # this message counts too
             )
         case Ping():
-            connection_state.messages_received += 1
             return Pong()
         case Broadcast(text=text):
-            frame = BroadcastFrame(text=text, from_=connection_state.connection_id)
-            if not await broadcaster.publish(frame):
-                return ErrorFrame(detail="broadcast not sent: the broadcast service is down")
-            connection_state.messages_received += 1
+            await hub.broadcast(BroadcastFrame(text=text, from_=connection_state.connection_id))
             return None  # the sender gets the broadcast like every other connection
+        case Subscribe(topic=topic):
+            if not may_subscribe(connection_state, topic):
+                raise Refused(f"subscribe to {topic!r} refused: not allowed (may_subscribe)")
+            await hub.subscribe(connection_state, topic)  # it sends `subscribed` itself
+            return None
+        case Unsubscribe(topic=topic):
+            await hub.unsubscribe(connection_state, topic)
+            return Unsubscribed(topic=topic)
+        case Publish(topic=topic, text=text):
+            if not may_publish(connection_state, topic):
+                raise Refused(f"publish on {topic!r} refused: not allowed (may_publish)")
+            # The sender gets its own message only if it is subscribed (pass exclude= to
+            # leave it out even then).
+            await hub.publish(topic, text, from_=connection_state.connection_id)
+            return None
 
 
 async def close_connection(connection_state: ConnectionState, code: int, reason: str) -> NoReturn:
@@ -131,9 +159,7 @@ class ConnectionListener(DirectListener):
             await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "set-up failed")
         logger.debug("connection %s: accepted", connection_state.connection_id)
 
-    async def on_receive(
-        self, data: str, connection_state: ConnectionState, broadcaster: Broadcaster
-    ) -> None:
+    async def on_receive(self, data: str, connection_state: ConnectionState, hub: Hub) -> None:
         # Every frame spends from this connection's budget, valid or not: garbage is no free pass.
         if not connection_state.message_budget.take():
             await refuse_over_limit(connection_state)
@@ -145,7 +171,7 @@ class ConnectionListener(DirectListener):
             await connection_state.outbox.send(encode_server_message(error_frame))
             return
         try:
-            reply = await reply_to(message, connection_state, broadcaster)
+            reply = await reply_to(message, connection_state, hub)
         except Exception:
             # A bug, not bad input: log it once, with the connection it hit, and end only this
             # connection with the standard 1011 (left to Litestar, it would be a bare 4500).
@@ -157,11 +183,12 @@ class ConnectionListener(DirectListener):
             await connection_state.outbox.send(encode_server_message(reply))
 
     async def on_disconnect(
-        self, connection_state: ConnectionState, connection_registry: ConnectionRegistry
+        self, connection_state: ConnectionState, connection_registry: ConnectionRegistry, hub: Hub
     ) -> None:
         # Runs after a normal close, an abrupt drop, an error in a hook and a failed on_accept
         # alike. Release everything this connection holds here; it must be safe to run twice.
         connection_registry.discard(connection_state)
+        await hub.leave_all(connection_state)
         await connection_state.outbox.stop()
         logger.debug(
             "connection %s: closed after %d messages",

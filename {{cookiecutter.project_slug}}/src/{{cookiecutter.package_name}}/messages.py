@@ -4,7 +4,14 @@ Every frame carries a ``type`` field, which msgspec uses as the tag of a tagged 
 into a Struct validates the frame completely, so handlers only ever see well-formed messages.
 """
 
+import re
+
 import msgspec
+
+SERVER = "server"
+"""The ``from`` of a message that server code published, rather than a connection."""
+TOPIC_NAME_RULE = "1 to 100 characters of A-Z a-z 0-9 _ - . : @ /"
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9_\-.:@/]{1,100}")
 
 
 class Echo(msgspec.Struct, tag="echo"):
@@ -23,9 +30,36 @@ class Broadcast(msgspec.Struct, tag="broadcast"):
     text: str
 
 
+class Since(msgspec.Struct):
+    """Where a client left off on a topic: the epoch and offset of the last message it has."""
+
+    epoch: str
+    offset: int
+
+
+class Subscribe(msgspec.Struct, tag="subscribe"):
+    """Client asks for the messages of ``topic`` (topics.py says which names are valid)."""
+
+    topic: str
+    since: Since | None = None
+
+
+class Unsubscribe(msgspec.Struct, tag="unsubscribe"):
+    """Client stops the messages of ``topic``; unsubscribing twice is no error."""
+
+    topic: str
+
+
+class Publish(msgspec.Struct, tag="publish"):
+    """Client sends ``text`` to every subscriber of ``topic`` (it need not be one itself)."""
+
+    topic: str
+    text: str
+
+
 # Every message a client may send. To add one, define a Struct with its own ``tag`` above,
 # join it here and handle it in ``listener.reply_to``; msgspec picks the type from the tag.
-ClientMessage = Echo | Ping | Broadcast
+ClientMessage = Echo | Ping | Broadcast | Subscribe | Unsubscribe | Publish
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
@@ -57,13 +91,50 @@ class BroadcastFrame(msgspec.Struct, tag="broadcast"):
     from_: str = msgspec.field(name="from")
 
 
+class Subscribed(msgspec.Struct, tag="subscribed"):
+    """Reply to ``Subscribe``, and sent again whenever the topic's continuity is lost.
+
+    ``offset`` is the last one published on the topic (0 if none): the next message is newer.
+    """
+
+    topic: str
+    epoch: str
+    offset: int
+    recovered: bool = False
+
+
+class Unsubscribed(msgspec.Struct, tag="unsubscribed"):
+    """Reply to ``Unsubscribe``."""
+
+    topic: str
+
+
+class TopicMessage(msgspec.Struct, tag="message"):
+    """A ``Publish`` as each subscriber receives it: ``offset`` counts the topic's messages
+    from 1, with no gaps; ``from`` is the sender's connection id, or "server"."""
+
+    topic: str
+    offset: int
+    text: str
+    from_: str = msgspec.field(name="from")
+
+
 class ErrorFrame(msgspec.Struct, tag="error"):
     """Sent instead of a reply when a frame is not a valid client message, or over the limit."""
 
     detail: str
 
 
-ServerMessage = Welcome | EchoReply | Pong | BroadcastFrame | ErrorFrame
+ServerMessage = (
+    Welcome
+    | EchoReply
+    | Pong
+    | BroadcastFrame
+    | Subscribed
+    | Unsubscribed
+    | TopicMessage
+    | ErrorFrame
+)
 
 _client_message_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
 _server_message_encoder = msgspec.json.Encoder()
@@ -71,6 +142,21 @@ _server_message_encoder = msgspec.json.Encoder()
 
 class ProtocolError(ValueError):
     """A frame from the client is not a valid ``ClientMessage``; ``str()`` says why."""
+
+
+class Refused(Exception):  # noqa: N818 (a refusal, not an error of the service)
+    """A valid request the service will not carry out; ``str()`` says which and why."""
+
+
+class BadTopicName(Refused):
+    """A topic name outside ``TOPIC_NAME_RULE``."""
+
+
+def check_topic_name(topic: str) -> None:
+    """Refuse a topic name outside ``TOPIC_NAME_RULE``."""
+    if _TOPIC_NAME.fullmatch(topic) is None:
+        shown = topic if len(topic) <= 100 else topic[:100] + "..."
+        raise BadTopicName(f"topic {shown!r} refused: a topic name is {TOPIC_NAME_RULE}")
 
 
 def decode_client_message(frame: str) -> ClientMessage:

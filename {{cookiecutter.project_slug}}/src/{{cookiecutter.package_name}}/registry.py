@@ -1,5 +1,7 @@
 """The app-wide registry of live connections: shared by every connection, on purpose."""
 
+from collections.abc import Iterator
+
 from .state import ConnectionState
 
 
@@ -7,7 +9,7 @@ class ConnectionRegistry:
     """The live connections of one app, by connection id.
 
     One instance per app, provided to the hooks as ``connection_registry`` (app.py), because
-    it is about all connections at once (``/health`` counts them; a broadcast walks them).
+    it is about all connections at once (``/health`` counts them; a broadcast reaches them all).
     Per-connection data stays in each ``ConnectionState``. Every hook runs on the event loop,
     so no lock is needed.
     """
@@ -24,10 +26,8 @@ class ConnectionRegistry:
         """Forget a connection; forgetting one twice, or one never added, is harmless."""
         self._connections.pop(connection_state.connection_id, None)
 
-    def broadcast(self, frame: str) -> None:
-        """Queue an encoded frame for every live connection; never waits for any of them."""
-        for connection_state in self._connections.values():
-            connection_state.outbox.offer(frame)
+    def __iter__(self) -> Iterator[ConnectionState]:
+        return iter(self._connections.values())
 
     def get(self, connection_id: str) -> ConnectionState | None:
         return self._connections.get(connection_id)

@@ -53,6 +53,8 @@ class Settings:
     """Messages one connection may send at once before ``rate_limit`` applies."""
     max_connections: int = 10_000
     """WebSocket connections one process holds at most; the next handshake gets HTTP 503."""
+    max_subscriptions: int = 100
+    """Topics one connection may be subscribed to at once; one more gets an error frame."""
 {% if cookiecutter.broadcast == "redis" %}
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis that carries broadcasts between processes; the service starts without it."""
@@ -80,6 +82,7 @@ class Settings:
             rate_limit=env.rate("RATE_LIMIT", defaults.rate_limit),
             rate_burst=env.integer("RATE_BURST", defaults.rate_burst),
             max_connections=env.integer("MAX_CONNECTIONS", defaults.max_connections),
+            max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", defaults.max_subscriptions),
 {% if cookiecutter.broadcast == "redis" %}
             redis_url=env.redis_url("REDIS_URL", defaults.redis_url),
 {% endif %}

@@ -1,0 +1,180 @@
+"""Topics (rooms, channels, groups): who listens to what, and delivery to them.
+
+ONE ``Hub`` per app, shared by every connection on purpose and provided to the hooks and HTTP
+handlers as ``hub`` (app.py). What a connection is subscribed to is per-connection state: the
+set ``ConnectionState.subscriptions``, which ``on_disconnect`` hands back with ``leave_all``.
+
+Server code publishes with one call, from a hook or an HTTP handler alike::
+
+    await hub.publish("room:42", "the meeting starts now")  # "from": "server"
+
+The bus (broadcast.py) numbers each message (``offset`` counts a topic's messages from 1, in
+the order every subscriber receives them) and carries it to every process that has subscribers
+of its topic{% if cookiecutter.broadcast == "local" %} (with broadcast=local, to this process alone){% endif %}. Topic messages and broadcasts reach
+connections through one path, ``Hub.fan_out``: each connection's outbox, so a client that falls
+behind is shed (outbox.py) and delays no one.
+
+Delivery is at most once: what a subscriber misses while it is away, or while the bus is down,
+is not sent to it later.
+"""
+
+from collections.abc import Iterable, Iterator
+{% if cookiecutter.broadcast == "redis" %}
+from contextlib import AbstractAsyncContextManager
+{% endif %}
+
+from .broadcast import Bus, BusHealth
+from .messages import (
+    SERVER,
+    BroadcastFrame,
+    Refused,
+    Subscribed,
+    check_topic_name,
+    encode_server_message,
+)
+from .registry import ConnectionRegistry
+from .settings import Settings
+from .state import ConnectionState
+
+
+class _Subscribers:
+    """The connections of this process subscribed to one topic."""
+
+    __slots__ = ("joining", "live")
+
+    def __init__(self) -> None:
+        self.live: dict[str, ConnectionState] = {}
+        # Connections whose ``subscribed`` reply is not sent yet, with the messages that came
+        # meanwhile: those newer than the reply's offset follow it.
+        self.joining: dict[str, list[tuple[int, str]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.live or self.joining)
+
+
+class Hub:
+    """Subscribes connections to topics, publishes on topics, and delivers to connections."""
+
+    def __init__(self, registry: ConnectionRegistry, settings: Settings) -> None:
+        self._registry = registry
+        self._max_subscriptions = settings.max_subscriptions
+        self._topics: dict[str, _Subscribers] = {}
+{% if cookiecutter.broadcast == "redis" %}
+        self._bus = Bus(self, settings.redis_url)
+{% else %}
+        self._bus = Bus(self)
+{% endif %}
+
+    async def subscribe(self, connection_state: ConnectionState, topic: str) -> None:
+        """Send the connection ``subscribed``, then the topic's messages; or raise ``Refused``.
+
+        Subscribing again to a topic only repeats the ``subscribed`` reply.
+        """
+        check_topic_name(topic)
+        subscriptions = connection_state.subscriptions
+        if topic not in subscriptions and len(subscriptions) >= self._max_subscriptions:
+            raise Refused(
+                f"subscribe to {topic!r} refused: this connection has {len(subscriptions)}"
+                " subscriptions, the most it may have (MAX_SUBSCRIPTIONS)"
+            )
+        if topic in subscriptions:
+            epoch, offset = await self._bus.position(topic)
+            await self._send(connection_state, Subscribed(topic=topic, epoch=epoch, offset=offset))
+            return
+        subscribers = self._topics.setdefault(topic, _Subscribers())
+        connection_id = connection_state.connection_id
+        subscribers.joining[connection_id] = []
+        subscriptions.add(topic)
+        try:
+            await self._bus.listen(topic)  # this process receives the topic from now on
+            epoch, offset = await self._bus.position(topic)
+            await self._send(connection_state, Subscribed(topic=topic, epoch=epoch, offset=offset))
+        except BaseException:
+            await self._leave(connection_state, topic)
+            raise
+        for message_offset, frame in subscribers.joining.pop(connection_id):
+            if message_offset > offset:  # older ones were published before the reply's offset
+                connection_state.outbox.offer(frame)
+        subscribers.live[connection_id] = connection_state
+
+    async def unsubscribe(self, connection_state: ConnectionState, topic: str) -> None:
+        """Stop the topic's messages to this connection; unsubscribing twice is harmless."""
+        check_topic_name(topic)
+        await self._leave(connection_state, topic)
+
+    async def leave_all(self, connection_state: ConnectionState) -> None:
+        """Release every subscription of a connection that ends; safe to call twice."""
+        for topic in list(connection_state.subscriptions):
+            await self._leave(connection_state, topic)
+
+    async def publish(
+        self, topic: str, text: str, *, from_: str = SERVER, exclude: str | None = None
+    ) -> None:
+        """Send ``text`` to every subscriber of ``topic`` in every process, except the
+        connection whose id is ``exclude``; raise ``Refused`` if the bus cannot take it."""
+        check_topic_name(topic)
+        await self._bus.publish(topic, text, from_, exclude)
+
+    async def broadcast(self, frame: BroadcastFrame) -> None:
+        """Send ``frame`` to every connection of every process; raise ``Refused`` if the bus
+        cannot take it."""
+        await self._bus.broadcast(encode_server_message(frame))
+
+    def health(self) -> BusHealth:
+        return self._bus.health()
+{% if cookiecutter.broadcast == "redis" %}
+
+    def running(self, *_: object) -> AbstractAsyncContextManager[None]:
+        """App lifespan: the bus runs from start-up to shutdown."""
+        return self._bus.running()
+{% endif %}
+
+    # What the bus delivers, in this process:
+
+    def deliver(self, topic: str, offset: int, frame: str, exclude: str | None) -> None:
+        """Queue a topic message for its subscribers here (those joining keep it for later)."""
+        subscribers = self._topics.get(topic)
+        if subscribers is None:
+            return
+        for connection_id, waiting in subscribers.joining.items():
+            if connection_id != exclude:
+                waiting.append((offset, frame))
+        self.fan_out(frame, subscribers.live.values(), exclude)
+
+    def deliver_to_all(self, frame: str) -> None:
+        """Queue a broadcast for every connection here."""
+        self.fan_out(frame, self._registry)
+
+    def fan_out(
+        self, frame: str, connections: Iterable[ConnectionState], exclude: str | None = None
+    ) -> None:
+        """The one way out to many connections: queue ``frame`` in each outbox, waiting for
+        none (a connection too far behind is shed, see outbox.py)."""
+        for connection_state in connections:
+            if connection_state.connection_id != exclude:
+                connection_state.outbox.offer(frame)
+
+    def topics(self) -> Iterator[str]:
+        """The topics that connections of this process are subscribed to."""
+        return iter(self._topics)
+
+    def subscriber_count(self, topic: str) -> int:
+        """How many connections of this process are subscribed to ``topic``."""
+        subscribers = self._topics.get(topic)
+        return len(subscribers.live) + len(subscribers.joining) if subscribers else 0
+
+    async def _leave(self, connection_state: ConnectionState, topic: str) -> None:
+        connection_state.subscriptions.discard(topic)
+        subscribers = self._topics.get(topic)
+        if subscribers is None:
+            return
+        subscribers.live.pop(connection_state.connection_id, None)
+        subscribers.joining.pop(connection_state.connection_id, None)
+        if not subscribers:
+            # Nobody here listens to it any more: nor does this process.
+            del self._topics[topic]
+            await self._bus.forget(topic)
+
+    @staticmethod
+    async def _send(connection_state: ConnectionState, reply: Subscribed) -> None:
+        await connection_state.outbox.send(encode_server_message(reply))
