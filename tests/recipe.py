@@ -45,10 +45,10 @@ def apply_readme_recipe(project: Path) -> None:
     (package,) = (path.parent for path in (project / "src").glob("*/listener.py"))
     readme = (project / "README.md").read_text()
     snippets = customization_blocks(readme, "python")
-    assert len(snippets) == 6, "the recipe: field, message types, unions, module, case, test"
-    field, message_types, unions, shared_module, case, test = snippets
+    assert len(snippets) == 5, "the recipe: field, message types, module, case, test"
+    field, message_types, shared_module, case, test = snippets
     diffs = customization_blocks(readme, "diff")
-    assert len(diffs) == 2, "the recipe: the app provides the shared object, the hooks use it"
+    assert len(diffs) == 3, "the recipe: the unions, the app provides the object, the hooks use it"
 
     insert_after(package / "state.py", "    messages_received: int = 0\n", field)
 
@@ -57,10 +57,6 @@ def apply_readme_recipe(project: Path) -> None:
     union_at = source.index("\nClientMessage = ")
     comment_at = source.rfind("\n\n", 0, union_at) + 2  # the comment above the union
     source = source[:comment_at] + message_types + "\n\n" + source[comment_at:]
-    for line in unions.splitlines():
-        name = line.split(" = ", 1)[0]
-        source, replaced = re.subn(rf"^{name} = .*$", line, source, count=1, flags=re.MULTILINE)
-        assert replaced == 1, f"no {name} union in messages.py"
     messages.write_text(source)
 
     (package / "nicknames.py").write_text(shared_module)

@@ -134,6 +134,21 @@ StartServer = Callable[..., ServerProcess]
 """The ``start_server_process`` fixture: start a server with optional settings and extra env."""
 
 
+def service_environment(settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a process of the service (or its CLI) with ``settings``, named
+    without their prefix (``PING_INTERVAL``); a test that wants Redis says where it is."""
+    return {
+        **os.environ,
+{% if cookiecutter.auth == "jwt" %}
+        f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET,
+{% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+        f"{ENV_PREFIX}REDIS_URL": NO_REDIS_URL,
+{% endif %}
+        **{ENV_PREFIX + name: value for name, value in settings.items()},
+    }
+
+
 def start_server(
     log_path: Path, settings: Mapping[str, str], extra_env: Mapping[str, str]
 ) -> ServerProcess:
@@ -144,15 +159,7 @@ def start_server(
     """
     port = free_port()
     env = {
-        **os.environ,
-{% if cookiecutter.auth == "jwt" %}
-        f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET,
-{% endif %}
-{% if cookiecutter.broadcast == "redis" %}
-        f"{ENV_PREFIX}REDIS_URL": NO_REDIS_URL,  # a test that wants Redis says where it is
-{% endif %}
-        **{ENV_PREFIX + name: value for name, value in settings.items()},
-        f"{ENV_PREFIX}PORT": str(port),
+        **service_environment({**settings, "PORT": str(port)}),
         **extra_env,
         "PYTHONUNBUFFERED": "1",
     }

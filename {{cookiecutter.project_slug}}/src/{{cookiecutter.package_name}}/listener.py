@@ -59,22 +59,11 @@ logger = logging.getLogger(__name__)
 async def reply_to(
     message: ClientMessage, connection_state: ConnectionState, hub: Hub
 ) -> ServerMessage | None:
-    """Apply one valid message to this connection's state; the reply to send, if any.
+    """Do what one valid message asks; the reply to send, if any.
 
-    A message that is refused (an error frame) changes nothing, not even the count.
+    Raise ``Refused`` to refuse it: the client gets an error frame saying why, and the message
+    changes nothing, not even the count (``on_receive`` counts it once this returns).
     """
-    try:
-        reply = await carry_out(message, connection_state, hub)
-    except Refused as refusal:
-        return ErrorFrame(detail=str(refusal))
-    connection_state.messages_received += 1
-    return reply
-
-
-async def carry_out(
-    message: ClientMessage, connection_state: ConnectionState, hub: Hub
-) -> ServerMessage | None:
-    """Do what ``message`` asks; the reply, if any. Raises ``Refused`` to refuse it."""
     match message:
         case Echo(text=text):
             return EchoReply(
@@ -172,6 +161,8 @@ class ConnectionListener(DirectListener):
             return
         try:
             reply = await reply_to(message, connection_state, hub)
+        except Refused as refusal:
+            reply = ErrorFrame(detail=str(refusal))
         except Exception:
             # A bug, not bad input: log it once, with the connection it hit, and end only this
             # connection with the standard 1011 (left to Litestar, it would be a bare 4500).
@@ -179,6 +170,8 @@ class ConnectionListener(DirectListener):
                 "connection %s: handling a message failed", connection_state.connection_id
             )
             await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "internal error")
+        else:
+            connection_state.messages_received += 1
         if reply is not None:
             await connection_state.outbox.send(encode_server_message(reply))
 
