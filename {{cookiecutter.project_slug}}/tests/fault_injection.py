@@ -15,6 +15,7 @@ from typing import Any
 from unittest.mock import patch
 
 from litestar import get
+from litestar.di import NamedDependency
 
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.__main__ import serve
@@ -22,6 +23,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.messages import Echo, Welcome
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.state import ConnectionState
+from {{ cookiecutter.package_name }}.topics import Hub
 
 FAULT_TEXT = "please raise an injected fault"
 """An echo of exactly this text raises inside message handling."""
@@ -73,8 +75,9 @@ LIVE_OBJECTS_PATH = "/test-only/live-objects"
 
 
 @get(LIVE_OBJECTS_PATH, sync_to_thread=False)
-def live_objects() -> dict[str, int]:
-    """What the server still holds: asyncio tasks, and ConnectionStates anywhere in memory.
+def live_objects(hub: NamedDependency[Hub]) -> dict[str, int]:
+    """What the server still holds: asyncio tasks, ConnectionStates anywhere in memory, and
+    topics with subscribers.
 
     Served by the test server only. After every connection has ended, a leaked connection shows
     here exactly (its state, its outbox's sending task), where RSS would only hint at it.
@@ -83,6 +86,7 @@ def live_objects() -> dict[str, int]:
     return {
         "tasks": len(asyncio.all_tasks()),
         "connection_states": sum(isinstance(item, ConnectionState) for item in gc.get_objects()),
+        "topics": len(list(hub.topics())),
     }
 
 

@@ -23,6 +23,9 @@ from {{ cookiecutter.package_name }}.auth import TOKEN_COOKIE, mint_token
 {% endif %}
 
 from .browser import start_chromium, text_of, wait_for
+{% if cookiecutter.broadcast == "redis" %}
+from .redis_server import RedisServer
+{% endif %}
 from .server import ServerProcess, StartServer, free_port
 {% if cookiecutter.auth == "jwt" %}
 from .support import TEST_JWT_SECRET, wait_until
@@ -128,6 +131,49 @@ def test_demo_page_connects_and_echoes(chromium: webdriver.Chrome, server: Serve
         "count": 1,
     }
     assert pong == {"type": "pong"}
+
+
+{% if cookiecutter.broadcast == "redis" %}
+def test_two_tabs_see_the_same_topic_messages(
+    chromium: webdriver.Chrome, start_server_process: StartServer, redis_server: RedisServer
+) -> None:
+    """Two tabs subscribe to the page's topic; what one publishes shows in both, numbered."""
+    server = start_server_process({"REDIS_URL": redis_server.url})
+    assert wait_until(lambda: server.health()["broadcast"]["available"])
+{% else %}
+def test_two_tabs_see_the_same_topic_messages(
+    chromium: webdriver.Chrome, server: ServerProcess
+) -> None:
+    """Two tabs subscribe to the page's topic; what one publishes shows in both, numbered."""
+{% endif %}
+{% if cookiecutter.auth == "jwt" %}
+    hold_token(chromium, server.url, "alice")
+{% endif %}
+    tabs: list[str] = []
+    for _ in range(2):
+        if tabs:
+            chromium.switch_to.new_window("tab")
+        chromium.get(f"{server.url}/")
+        wait_for(chromium, lambda: status(chromium).startswith("connected as "))
+        chromium.find_element(By.ID, "subscribe").click()
+        wait_for(chromium, lambda: "subscribed" in [f["type"] for f in frames_received(chromium)])
+        tabs.append(chromium.current_window_handle)
+
+    text_box = chromium.find_element(By.ID, "text")
+    text_box.clear()
+    text_box.send_keys("to both tabs")
+    chromium.find_element(By.ID, "publish").click()
+
+    try:
+        for tab in tabs:
+            chromium.switch_to.window(tab)
+            wait_for(chromium, lambda: text_of(chromium, "messages") != "")
+            assert text_of(chromium, "messages").startswith("room:lobby #1 from ")
+            assert text_of(chromium, "messages").endswith(": to both tabs")
+    finally:
+        chromium.switch_to.window(tabs[1])
+        chromium.close()
+        chromium.switch_to.window(tabs[0])
 
 
 def test_page_from_another_site_is_refused(

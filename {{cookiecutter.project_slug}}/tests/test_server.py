@@ -7,6 +7,7 @@ with ``pytest -m "not server"``.
 import asyncio
 import json
 import os
+import random
 import re
 import signal
 import time
@@ -16,12 +17,19 @@ from typing import Any, get_args
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.asyncio.client import ClientConnection
 from websockets.sync.client import ClientConnection as SyncClientConnection
 
+{% if cookiecutter.broadcast == "redis" %}
+from {{ cookiecutter.package_name }}.broadcast import TOPIC_CHANNEL_PREFIX
+{% endif %}
 from {{ cookiecutter.package_name }}.messages import ClientMessage, ServerMessage
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .fault_injection import ACCEPT_FAULT_VARIABLE, FAULT_TEXT
+{% if cookiecutter.broadcast == "redis" %}
+from .redis_server import RedisServer
+{% endif %}
 from .server import (
     ServerProcess,
     StartServer,
@@ -43,16 +51,25 @@ MAX_MESSAGE_SIZE = Settings().max_message_size
 # Ways a connection can end, as the churn test mixes them.
 
 
+async def join_a_topic(ws: ClientConnection) -> None:
+    """Subscribe to one of a few topics that many connections share."""
+    topic = f"churn:{random.randrange(7)}"  # noqa: S311 (not for secrets)
+    await ws.send(json.dumps({"type": "subscribe", "topic": topic}))
+    assert (await receive(ws))["type"] == "subscribed"
+
+
 async def end_with_clean_close(server: ServerProcess) -> None:
     async with open_client(server) as ws:
         await receive(ws)
-        assert (await echo(ws, "bye"))["count"] == 1
+        await join_a_topic(ws)
+        assert (await echo(ws, "bye"))["count"] == 2
 
 
 async def end_with_tcp_drop(server: ServerProcess) -> None:
     ws = await open_client(server)
     try:
         await receive(ws)
+        await join_a_topic(ws)
         await echo(ws, "about to vanish")
     finally:
         ws.transport.abort()  # no close frame: uvicorn reports 1005 to the app
@@ -71,6 +88,7 @@ async def end_with_drop_mid_message(server: ServerProcess) -> None:
 async def end_with_handler_error(server: ServerProcess) -> None:
     async with open_client(server) as ws:
         await receive(ws)
+        await join_a_topic(ws)
         await ws.send(json.dumps({"type": "echo", "text": FAULT_TEXT}))
         assert await close_code_received(ws) == 1011
 
@@ -130,9 +148,20 @@ def test_connection_ids_are_unique_across_processes(start_server_process: StartS
     assert all(re.fullmatch("[0-9a-f]{32}", id_) for id_ in (first, second))
 
 
+{% if cookiecutter.broadcast == "redis" %}
+def test_churn_leaves_no_state_behind(
+    start_server_process: StartServer, redis_server: RedisServer
+) -> None:
+    """3 x 1,000 connections ended every which way leave no state, no task, no subscription
+    (neither in the hub nor in Redis), no growing memory."""
+    server = start_server_process({"REDIS_URL": redis_server.url})
+    assert wait_until(lambda: server.health()["broadcast"]["available"])
+{% else %}
 def test_churn_leaves_no_state_behind(start_server_process: StartServer) -> None:
-    """3 x 1,000 connections ended every which way leave no state, no task, no growing memory."""
+    """3 x 1,000 connections ended every which way leave no state, no task, no subscription,
+    no growing memory."""
     server = start_server_process()
+{% endif %}
     rounds, connections = 3, 1000
     handler_errors = rounds * (connections // len(ENDINGS))
     server.expected_tracebacks = handler_errors
@@ -145,7 +174,10 @@ def test_churn_leaves_no_state_behind(start_server_process: StartServer) -> None
         rss_after_round.append(server.rss_bytes())
 
     # Exact: nothing of any connection is left, neither its state nor its tasks.
-    assert server.live_objects() == {"tasks": tasks_when_idle, "connection_states": 0}
+    assert server.live_objects() == {"tasks": tasks_when_idle, "connection_states": 0, "topics": 0}
+{% if cookiecutter.broadcast == "redis" %}
+    assert redis_server.channels(TOPIC_CHANNEL_PREFIX + "*") == []
+{% endif %}
     # Approximate, for what the exact check cannot see (native memory): after the first round
     # (the allocator warming up) RSS moved in steps of up to 3.5 MiB here, not in a line; a
     # leak of 3 KiB per connection would add 6 MiB over the last 2,000.
