@@ -30,6 +30,7 @@ EXPECTED_FILES = [
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
     "src/{package}/app.py",
+    "src/{package}/authorization.py",
     "src/{package}/broadcast.py",
     "src/{package}/demo.html",
     "src/{package}/handshake.py",
@@ -42,6 +43,7 @@ EXPECTED_FILES = [
     "src/{package}/registry.py",
     "src/{package}/settings.py",
     "src/{package}/state.py",
+    "src/{package}/topics.py",
     "src/{package}/websocket.py",
     "tests/__init__.py",
     "tests/browser.py",
@@ -63,6 +65,7 @@ EXPECTED_FILES = [
     "tests/test_server_broadcast.py",
     "tests/test_server_security.py",
     "tests/test_settings.py",
+    "tests/test_topics.py",
 ]
 
 

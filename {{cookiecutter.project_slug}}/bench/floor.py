@@ -1,6 +1,7 @@
 """The floor: the service's protocol (and message Structs) in a bare ASGI app, no framework.
 
-What uvicorn allows on the machine. Its broadcast sends to every connection in turn.
+What uvicorn allows on the machine. Its broadcast and its topics send to every recipient in
+turn (a naive fan-out), and it checks nothing (no topic names, no limits).
 """
 
 from typing import Any
@@ -16,21 +17,41 @@ from {{ cookiecutter.package_name }}.messages import (
     ErrorFrame,
     Pong,
     ProtocolError,
+    Publish,
     ServerMessage,
+    Subscribe,
+    Subscribed,
+    TopicMessage,
     Welcome,
     decode_client_message,
     encode_server_message,
 )
 
 _connections: dict[str, Any] = {}  # connection id -> its ASGI send
+_subscribers: dict[str, dict[str, Any]] = {}  # topic -> connection id -> its ASGI send
+_offsets: dict[str, int] = {}  # topic -> last offset
 
 
-def _answer(message: ClientMessage, connection_id: str, count: int) -> ServerMessage:
+def _answer(message: ClientMessage, connection_id: str, count: int, send: Any) -> ServerMessage:
     if isinstance(message, Echo):
         return EchoReply(text=message.text, connection_id=connection_id, count=count)
     if isinstance(message, Broadcast):
         return BroadcastFrame(text=message.text, from_=connection_id)
+    if isinstance(message, Subscribe):
+        _subscribers.setdefault(message.topic, {})[connection_id] = send
+        return Subscribed(message.topic, epoch="floor", offset=_offsets.get(message.topic, 0))
+    if isinstance(message, Publish):
+        _offsets[message.topic] = offset = _offsets.get(message.topic, 0) + 1
+        return TopicMessage(message.topic, offset, message.text, from_=connection_id)
     return Pong()  # a ping: the benchmark sends nothing else
+
+
+def _recipients(answer: ServerMessage, send: Any) -> list[Any]:
+    if isinstance(answer, BroadcastFrame):
+        return list(_connections.values())
+    if isinstance(answer, TopicMessage):
+        return list(_subscribers.get(answer.topic, {}).values())
+    return [send]
 
 
 async def floor_app(scope: Any, receive: Any, send: Any) -> None:
@@ -51,10 +72,11 @@ async def floor_app(scope: Any, receive: Any, send: Any) -> None:
                 answer: ServerMessage = ErrorFrame(detail=str(error))
             else:
                 count += 1
-                answer = _answer(message, connection_id, count)
+                answer = _answer(message, connection_id, count, send)
             frame = {"type": "websocket.send", "text": encode_server_message(answer)}
-            everyone = isinstance(answer, BroadcastFrame)
-            for peer_send in list(_connections.values()) if everyone else [send]:
-                await peer_send(frame)
+            for recipient in _recipients(answer, send):
+                await recipient(frame)
     finally:
         del _connections[connection_id]
+        for subscribers in _subscribers.values():
+            subscribers.pop(connection_id, None)

@@ -52,25 +52,25 @@ class Target:
 
 
 class Client(WSListener):
-    """One connection; ``expect(n)`` sends ``message`` n times (``in_flight`` at a time, none if
-    empty) and gives the n-th frame received."""
+    """One connection; ``expect(n)`` sends n messages, taking ``messages`` in turn (``in_flight``
+    at a time, none if empty), and gives the n-th frame received."""
 
-    def __init__(self, message: bytes, in_flight: int) -> None:
+    def __init__(self, messages: list[bytes], in_flight: int) -> None:
         self.welcomed = asyncio.get_running_loop().create_future()
         self.finished: asyncio.Future[bytes] = self.welcomed
         self.remaining = self.unsent = 0
-        self.message, self.in_flight = message, in_flight
+        self.messages, self.in_flight = messages, in_flight
 
     def expect(self, frames: int) -> "asyncio.Future[bytes]":
         self.finished = asyncio.get_running_loop().create_future()
-        self.remaining, self.unsent = frames, frames if self.message else 0
+        self.remaining, self.unsent = frames, frames if self.messages else 0
         for _ in range(min(self.in_flight, self.unsent)):
             self.send_one()
         return self.finished
 
     def send_one(self) -> None:
         self.unsent -= 1
-        self.transport.send(WSMsgType.TEXT, self.message)
+        self.transport.send(WSMsgType.TEXT, self.messages[self.unsent % len(self.messages)])
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -97,7 +97,8 @@ class Client(WSListener):
 
 
 async def connect(url: str, message: bytes = ECHO, in_flight: int = 1) -> Client:
-    _, client = await ws_connect(lambda: Client(message, in_flight), url, extra_headers=HEADERS)
+    messages = [message] if message else []
+    _, client = await ws_connect(lambda: Client(messages, in_flight), url, extra_headers=HEADERS)
     assert isinstance(client, Client)  # noqa: S101 (what the factory above makes)
     await asyncio.wait_for(client.welcomed, 30)
     return client
@@ -111,6 +112,16 @@ async def connect_many(url: str, count: int, message: bytes = ECHO) -> list[Clie
             return await connect(url, message)
 
     return await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def subscribe(client: Client, topics: Sequence[str]) -> Client:
+    """Subscribe ``client`` (which sends nothing of its own yet) to every topic given."""
+    for topic in topics:
+        frame = json.dumps({"type": "subscribe", "topic": topic}).encode()
+        client.transport.send(WSMsgType.TEXT, frame)
+    if json.loads(await client.expect(len(topics)))["type"] != "subscribed":
+        raise NotImplementedError("no topics")
+    return client
 
 
 async def close_all(clients: Sequence[Client]) -> None:
@@ -186,6 +197,47 @@ async def broadcasts(targets: Sequence[Target], run: Namespace) -> dict[str, Pha
     return phases
 
 
+async def topic_fan_out(
+    targets: Sequence[Target], run: Namespace, topics: int
+) -> dict[str, dict[str, float]]:
+    """``run.subscribers`` listeners spread over ``topics`` topics; one publisher (10 in flight,
+    subscribed to all, so that its own copies pace it) publishes on each topic in turn. The
+    figure: messages delivered to subscribers per second. Servers without topics are left out."""
+    names = [f"bench:{number}" for number in range(topics)]
+    everyone: dict[str, list[Client]] = {}
+    for target in targets:
+        listeners = await connect_many(target.url, run.subscribers, message=b"")
+        publisher = await connect(target.url, message=b"")
+        try:
+            await asyncio.gather(
+                *(subscribe(c, [names[n % topics]]) for n, c in enumerate(listeners)),
+                subscribe(publisher, names),
+            )
+        except NotImplementedError:
+            await close_all([*listeners, publisher])
+            continue
+        publisher.in_flight = 10
+        publisher.messages = [
+            json.dumps({"type": "publish", "topic": name, "text": "hello, topic"}).encode()
+            for name in names
+        ]
+        everyone[target.name] = [*listeners, publisher]
+    per_block: int = max(1, run.publishes // run.blocks // topics) * topics
+    key = "deliveries_per_second_" + ("1_topic" if topics == 1 else "n_topics")
+
+    async def block(target: Target, number: int) -> int:
+        *listeners, publisher = everyone[target.name]
+        finished = [client.expect(per_block // topics) for client in listeners]
+        frames = await asyncio.gather(*finished, publisher.expect(per_block))
+        if {json.loads(frame)["type"] for frame in frames} != {"message"}:
+            raise RuntimeError(f"{target.name}: topic messages refused")
+        return per_block // topics * len(listeners)
+
+    phases = await in_blocks([t for t in targets if t.name in everyone], run.blocks, block)
+    await close_all([client for clients in everyone.values() for client in clients])
+    return {name: {key: phase.operations / phase.seconds} for name, phase in phases.items()}
+
+
 async def idle_kib_per_connection(target: Target, count: int) -> float:
     """Server memory per open, idle connection: RSS growth over ``count`` of them."""
     before, clients = target.rss_kib(), await connect_many(target.url, count)
@@ -215,6 +267,9 @@ async def main() -> None:
     for phase in (messages, connections, broadcasts):
         for name, measured in (await phase(targets, run)).items():
             figures[name] |= measured.figures(phase.__name__.removesuffix("s"))
+    for topics in (1, run.topics):
+        for name, measured_figures in (await topic_fan_out(targets, run, topics)).items():
+            figures[name] |= measured_figures
     print(json.dumps(figures))  # noqa: T201 (read by run.py)
 
 

@@ -51,7 +51,7 @@ def bus_client(bus_app: Litestar) -> Iterator[TestClient[Litestar]]:
 
 @pytest.fixture
 def bus_app(app: Litestar) -> Litestar:
-    """The app, for tests of its bus (with broadcast=redis, on a Redis of the test's own)."""
+    """The app, for tests of its bus (the hub of topics and broadcasts)."""
     return app
 
 

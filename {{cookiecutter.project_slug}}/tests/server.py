@@ -136,7 +136,7 @@ StartServer = Callable[..., ServerProcess]
 
 def service_environment(settings: Mapping[str, str]) -> dict[str, str]:
     """The environment of a process of the service (or its CLI) with ``settings``, named
-    without their prefix (``PING_INTERVAL``); a test that wants Redis says where it is."""
+    without their prefix (``PING_INTERVAL``).{% if cookiecutter.broadcast == "redis" %} A test that wants Redis says where it is.{% endif %}"""
     return {
         **os.environ,
 {% if cookiecutter.auth == "jwt" %}

@@ -360,8 +360,9 @@ def test_subscriptions_are_released_however_the_connection_ends(
     redis_server: RedisServer,
     {% endif %}
 ) -> None:
-    """Every subscription of a connection goes with it, and nothing is left in the hub (nor in
-    Redis, with broadcast=redis); a connection that stays keeps its own."""
+    """Every subscription of a connection goes with it: nothing is left in the hub{% if cookiecutter.broadcast == "redis" %} (nor in
+    Redis){% endif %}.
+    A connection that stays keeps its own."""
     monkeypatch.setattr(listener, "reply_to", raising_on_fault_text(listener.reply_to))
     hub = hub_of(bus_app)
     with connect(bus_client) as staying, ExitStack() as stack:

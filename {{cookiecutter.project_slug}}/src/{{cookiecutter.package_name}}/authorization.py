@@ -29,8 +29,8 @@ def may_subscribe(connection_state: ConnectionState, topic: str) -> bool:
 def may_subscribe(connection_state: ConnectionState, topic: str) -> bool:
     """Whether this connection may receive ``topic``'s messages: any topic, by default.
 
-    Without authentication nobody is known, so nothing can be private. (With the template's
-    auth=jwt, ``user:<name>`` is a private topic of each user.)
+    Without authentication nobody is known, so nothing can be private. Once connections say
+    who they are (see the README's Security section), refuse here what is not theirs.
     """
     del connection_state, topic
     return True
