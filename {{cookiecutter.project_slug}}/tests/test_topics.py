@@ -25,9 +25,16 @@ from litestar.testing import TestClient, WebSocketTestSession
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.app import create_app
 {% if cookiecutter.broadcast == "redis" %}
-from {{ cookiecutter.package_name }}.broadcast import TOPIC_CHANNEL_PREFIX
+from {{ cookiecutter.package_name }}.broadcast import TOPIC_CHANNEL_PREFIX, Bus
+{% else %}
+from {{ cookiecutter.package_name }}.broadcast import Bus
 {% endif %}
-from {{ cookiecutter.package_name }}.messages import BadTopicName, Refused
+from {{ cookiecutter.package_name }}.messages import (
+    BadTopicName,
+    Refused,
+    TopicMessage,
+    encode_server_message,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.topics import Hub
 
@@ -222,6 +229,63 @@ def test_offsets_count_up_in_order(bus_client: TestClient[Litestar]) -> None:
         offsets = [receive(watcher)["offset"] for _ in range(50)]
 
     assert offsets == list(range(1, 51))
+
+
+def test_subscribers_joining_mid_stream_get_every_message_after_their_reply(
+    bus_app: Litestar,
+) -> None:
+    """While 300 messages flow, five subscribers join one after another: each gets
+    ``subscribed`` first, then every message newer than the offset it names, consecutively,
+    none lost or doubled at the seam."""
+    settings = provided(bus_app, "settings")
+    assert isinstance(settings, Settings)
+    flooding = create_app(replace(settings, rate_limit=1e9, rate_burst=10**9))
+    with TestClient(flooding) as client, ExitStack() as stack:
+        {% if cookiecutter.broadcast == "redis" %}
+        assert wait_until(lambda: client.get("/health").json()["broadcast"]["available"])
+        {% endif %}
+        publisher, *joiners = (stack.enter_context(connect(client)) for _ in range(6))
+        for ws in (publisher, *joiners):
+            welcomed(ws)
+        replies = []
+        for joiner in joiners:
+            for number in range(60):
+                publish(publisher, str(number))
+            replies.append(subscribe(joiner))  # while the messages above are being handled
+        publish(publisher, "last")
+        received = {joiner: [receive(joiner)] for joiner in joiners}
+        for joiner, messages in received.items():
+            while messages[-1]["text"] != "last":
+                messages.append(receive(joiner))
+
+    for reply, messages in zip(replies, received.values(), strict=True):
+        offsets = [message["offset"] for message in messages]
+        assert offsets == list(range(reply["offset"] + 1, reply["offset"] + 1 + len(offsets)))
+
+
+def test_a_message_that_comes_while_a_subscriber_joins_follows_its_reply(
+    bus_app: Litestar, bus_client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages that reach the hub after the topic's position was read, but before the
+    ``subscribed`` reply is out, follow the reply if newer than its offset, and only then."""
+    hub = hub_of(bus_app)
+    read_position = Bus.position
+
+    async def position_then_two_messages(bus: Bus, topic: str) -> tuple[str, int]:
+        epoch, offset = await read_position(bus, topic)
+        for number, text in ((offset, "already counted"), (offset + 1, "in the seam")):
+            message = TopicMessage(topic=topic, offset=number, text=text, from_="server")
+            hub.deliver(topic, number, encode_server_message(message), None)
+        return epoch, offset
+
+    monkeypatch.setattr(Bus, "position", position_then_two_messages)
+    with connect(bus_client) as ws:
+        welcomed(ws)
+        reply = subscribe(ws)
+        seam = receive(ws)
+        assert gets_nothing_more(ws)
+
+    assert (seam["text"], seam["offset"]) == ("in the seam", reply["offset"] + 1)
 
 
 def test_unsubscribe_stops_the_messages_and_is_idempotent(
