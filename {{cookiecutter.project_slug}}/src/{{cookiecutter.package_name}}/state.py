@@ -54,15 +54,16 @@ class ConnectionState:
     connection_id: str
     message_budget: MessageBudget
     """This connection's own rate limit: one client's flood never spends another's budget."""
+    subscriptions: set[str] = field(default_factory=set)
+    """The topics this connection is subscribed to: taken in on_receive through the hub, all
+    given back in on_disconnect (topics.py)."""
     outbox: Outbox
     """This connection's way out: replies and the broadcasts queued for it."""
     connected_at: datetime = field(default_factory=_utc_now)
     messages_received: int = 0
-    subscriptions: set[str] = field(default_factory=set)
-    """The topics this connection is subscribed to: taken in on_receive through the hub, all
-    given back in on_disconnect (topics.py)."""
     # Add your per-connection fields here, with defaults, e.g.
     #     room: str | None = None
+    #     subscriptions: set[str] = field(default_factory=set)
 
 
 {% if cookiecutter.auth == "jwt" %}

@@ -10,9 +10,10 @@ Server code publishes with one call, from a hook or an HTTP handler alike::
 
 The bus (broadcast.py) numbers each message (``offset`` counts a topic's messages from 1, in
 the order every subscriber receives them) and carries it to every process that has subscribers
-of its topic{% if cookiecutter.broadcast == "local" %} (with broadcast=local, to this process alone){% endif %}. Topic messages and broadcasts reach
-connections through one path, ``Hub.fan_out``: each connection's outbox, so a client that falls
-behind is shed (outbox.py) and delays no one.
+of its topic{% if cookiecutter.broadcast == "local" %} (with broadcast=local, to this process alone){% endif %}.
+
+Topic messages and broadcasts reach connections through one path, ``Hub.fan_out``: each
+connection's outbox, so a client that falls behind is shed (outbox.py) and delays no one.
 
 Delivery is at most once: what a subscriber misses while it is away, or while the bus is down,
 is not sent to it later.
@@ -86,7 +87,10 @@ class Hub:
         subscribers.joining[connection_id] = []
         subscriptions.add(topic)
         try:
-            await self._bus.listen(topic)  # this process receives the topic from now on
+            # In this order, so that nothing falls between the reply and the live messages:
+            # receive the topic first (what comes meanwhile waits in ``joining``), then read
+            # where it stands, reply, and send what came meanwhile that is newer.
+            await self._bus.listen(topic)
             epoch, offset = await self._bus.position(topic)
             await self._send(connection_state, Subscribed(topic=topic, epoch=epoch, offset=offset))
         except BaseException:
