@@ -168,7 +168,7 @@ def report(rounds: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
     ratios = {
         other: {
             key: statistics.median(
-                r[SERVICE][key] / (r[other].get(key) or math.nan) for r in rounds
+                r[SERVICE].get(key, math.nan) / (r[other].get(key) or math.nan) for r in rounds
             )
             for key in FIGURES
         }

@@ -64,6 +64,23 @@ def run(test: Callable[[Outbox, SlowClient], Awaitable[None]]) -> SlowClient:
     return client
 
 
+def test_a_send_to_a_client_that_vanished_raises_websocket_disconnect() -> None:
+    """The server's send failing (uvicorn raises an OSError for a client that is gone) is the
+    end of the connection: ``send`` raises WebSocketDisconnect, as for a closed outbox."""
+
+    async def vanished(message: Message) -> None:
+        raise ConnectionResetError("injected: the client is gone")
+
+    async def main() -> None:
+        outbox = Outbox(vanished, "test-connection")
+        outbox.start()
+        with pytest.raises(WebSocketDisconnect, match="the client is gone"):
+            await outbox.send("a reply")
+        await outbox.stop()
+
+    asyncio.run(main())
+
+
 async def settle() -> None:
     """Let every ready task run until it waits."""
     for _ in range(10):

@@ -163,6 +163,8 @@ class ConnectionListener(DirectListener):
             reply = await reply_to(message, connection_state, hub)
         except Refused as refusal:
             reply = ErrorFrame(detail=str(refusal))
+        except WebSocketDisconnect:
+            raise  # the client is gone (while a reply was on its way): not a bug
         except Exception:
             # A bug, not bad input: log it once, with the connection it hit, and end only this
             # connection with the standard 1011 (left to Litestar, it would be a bare 4500).

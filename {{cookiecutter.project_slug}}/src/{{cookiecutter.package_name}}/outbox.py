@@ -101,21 +101,29 @@ class Outbox:
         return len(self._queue) if self._queue is not None else 0
 
     async def send(self, frame: str) -> None:
-        """Send ``frame`` after whatever is already on its way; return once it is written."""
+        """Send ``frame`` after whatever is already on its way; return once it is written.
+
+        Raises ``WebSocketDisconnect`` if the connection is closed, or the client is gone.
+        """
         if self._closed:
             raise _closed_error()
         event: WebSocketSendEvent = {"type": "websocket.send", "bytes": None, "text": frame}
-        if self._writing or self._sender is not None:
-            await self._wait_in_line(event)
-            return
-        # Nothing else is on its way: write at once, with no task switch (the usual case).
-        self._writing = True
         try:
-            await self._send(event)
-        finally:
-            self._writing = False
-            if self._queue:  # frames that came meanwhile: the sender task takes them over
-                self._send_queued_soon()
+            if self._writing or self._sender is not None:
+                await self._wait_in_line(event)
+                return
+            # Nothing else is on its way: write at once, with no task switch (the usual case).
+            self._writing = True
+            try:
+                await self._send(event)
+            finally:
+                self._writing = False
+                if self._queue:  # frames that came meanwhile: the sender task takes them over
+                    self._send_queued_soon()
+        except OSError as error:
+            # The client vanished while its frame was on its way (uvicorn's ClientDisconnected):
+            # the end of a connection, not an error of the service.
+            raise WebSocketDisconnect(detail="frame not sent: the client is gone") from error
 
     async def close(self, code: int, reason: str) -> None:
         """Close the connection with ``code`` once the frame on its way is written; what is
