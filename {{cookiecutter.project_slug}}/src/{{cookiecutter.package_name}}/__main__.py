@@ -35,7 +35,11 @@ from .auth import mint_token
 from .broadcast import publish_once
 from .messages import Refused
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+from .settings import Settings, SettingsError, redis_url_from_env
+{% else %}
 from .settings import Settings, SettingsError
+{% endif %}
 
 
 def uvicorn_config(settings: Settings, app: Litestar | None = None) -> uvicorn.Config:
@@ -67,10 +71,13 @@ def settings_or_exit() -> Settings:
 
 
 {% if cookiecutter.broadcast == "redis" %}
-def publish(settings: Settings, topic: str, text: str) -> None:
-    """Publish ``text`` on ``topic``, or exit with the one line that says why it failed."""
+def publish(topic: str, text: str) -> None:
+    """Publish ``text`` on ``topic`` through ``REDIS_URL``, or exit with the one line that says
+    why it failed. It needs no other setting: a worker that publishes has no JWT secret."""
     try:
-        offset = asyncio.run(publish_once(settings.redis_url, topic, text))
+        offset = asyncio.run(publish_once(redis_url_from_env(), topic, text))
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
     except Refused as refusal:
         sys.exit(f"error: {refusal}")
     except Exception as error:  # Redis's errors, said in one line
@@ -98,16 +105,16 @@ def main(argv: list[str] | None = None) -> None:
 {% else %}
     parser.parse_args(argv)
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+    if arguments.command == "publish":
+        publish(arguments.topic, arguments.text)
+        return
+{% endif %}
     settings = settings_or_exit()
 {% if cookiecutter.auth == "jwt" %}
     if arguments.command == "token":
         lifetime = timedelta(minutes=arguments.minutes)
         print(mint_token(settings.jwt_secret, arguments.user, lifetime))  # noqa: T201
-        return
-{% endif %}
-{% if cookiecutter.broadcast == "redis" %}
-    if arguments.command == "publish":
-        publish(settings, arguments.topic, arguments.text)
         return
 {% endif %}
     serve(settings)

@@ -202,5 +202,13 @@ def checked_jwt_secret(secret: str) -> str:
 
 
 {% endif %}
+{% if cookiecutter.broadcast == "redis" %}
+def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
+    """``REDIS_URL`` alone, checked: for a process that only publishes, and needs nothing else
+    of the service's settings (``python -m <package> publish``)."""
+    return _EnvironmentReader(environ).redis_url("REDIS_URL", Settings().redis_url)
+
+
+{% endif %}
 def _invalid(name: str, raw: str, rule: str) -> SettingsError:
     return SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not valid: {rule}")
