@@ -101,6 +101,33 @@ class Hub:
                 connection_state.outbox.offer(frame)
         subscribers.live[connection_id] = connection_state
 
+{% if cookiecutter.broadcast == "redis" %}
+    async def resync(self) -> None:
+        """After the bus lost messages (its subscription was down): tell every subscriber where
+        each topic stands now, with a ``subscribed`` frame (``recovered: false``), then go on
+        live from there. So a subscriber either sees consecutive offsets or is told."""
+        for topic, subscribers in list(self._topics.items()):
+            rejoining = subscribers.live
+            subscribers.live = {}
+            for connection_id in rejoining:
+                subscribers.joining[connection_id] = []
+            try:
+                epoch, offset = await self._bus.position(topic)
+            except Refused:
+                epoch, offset = "", -1  # down again: the next resync tells them
+            for connection_id, connection_state in rejoining.items():
+                waiting = subscribers.joining.pop(connection_id, None)
+                if waiting is None:
+                    continue  # it left meanwhile
+                if offset >= 0:
+                    told = Subscribed(topic=topic, epoch=epoch, offset=offset)
+                    connection_state.outbox.offer(encode_server_message(told))
+                for message_offset, frame in waiting:
+                    if message_offset > offset:
+                        connection_state.outbox.offer(frame)
+                subscribers.live[connection_id] = connection_state
+
+{% endif %}
     async def unsubscribe(self, connection_state: ConnectionState, topic: str) -> None:
         """Stop the topic's messages to this connection; unsubscribing twice is harmless."""
         check_topic_name(topic)
