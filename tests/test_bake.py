@@ -61,6 +61,7 @@ EXPECTED_FILES = [
     "tests/test_outbox.py",
     "tests/test_protocol.py",
     "tests/test_ratelimit.py",
+    "tests/test_recovery.py",
     "tests/test_server.py",
     "tests/test_server_broadcast.py",
     "tests/test_server_security.py",

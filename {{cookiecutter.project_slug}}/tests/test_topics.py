@@ -26,13 +26,14 @@ from litestar.testing import TestClient, WebSocketTestSession
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.app import create_app
 {% if cookiecutter.broadcast == "redis" %}
-from {{ cookiecutter.package_name }}.broadcast import TOPIC_CHANNEL_PREFIX, Bus
+from {{ cookiecutter.package_name }}.broadcast import TOPIC_CHANNEL_PREFIX, Bus, Joined
 {% else %}
-from {{ cookiecutter.package_name }}.broadcast import Bus
+from {{ cookiecutter.package_name }}.broadcast import Bus, Joined
 {% endif %}
 from {{ cookiecutter.package_name }}.messages import (
     BadTopicName,
     Refused,
+    Since,
     TopicMessage,
     encode_server_message,
 )
@@ -271,16 +272,19 @@ def test_a_message_that_comes_while_a_subscriber_joins_follows_its_reply(
     """Messages that reach the hub after the topic's position was read, but before the
     ``subscribed`` reply is out, follow the reply if newer than its offset, and only then."""
     hub = hub_of(bus_app)
-    read_position = Bus.position
+    join = Bus.join
 
-    async def position_then_two_messages(bus: Bus, topic: str) -> tuple[str, int]:
-        epoch, offset = await read_position(bus, topic)
-        for number, text in ((offset, "already counted"), (offset + 1, "in the seam")):
+    async def join_then_two_messages(bus: Bus, topic: str, since: Since | None) -> Joined:
+        joined = await join(bus, topic, since)
+        for number, text in (
+            (joined.offset, "already counted"),
+            (joined.offset + 1, "in the seam"),
+        ):
             message = TopicMessage(topic=topic, offset=number, text=text, from_="server")
             hub.deliver(topic, number, encode_server_message(message), None)
-        return epoch, offset
+        return joined
 
-    monkeypatch.setattr(Bus, "position", position_then_two_messages)
+    monkeypatch.setattr(Bus, "join", join_then_two_messages)
     with connect(bus_client) as ws:
         welcomed(ws)
         reply = subscribe(ws)

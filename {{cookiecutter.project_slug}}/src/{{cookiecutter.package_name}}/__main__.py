@@ -36,7 +36,7 @@ from .broadcast import publish_once
 from .messages import Refused
 {% endif %}
 {% if cookiecutter.broadcast == "redis" %}
-from .settings import Settings, SettingsError, redis_url_from_env
+from .settings import Settings, SettingsError, publisher_settings_from_env
 {% else %}
 from .settings import Settings, SettingsError
 {% endif %}
@@ -73,9 +73,11 @@ def settings_or_exit() -> Settings:
 {% if cookiecutter.broadcast == "redis" %}
 def publish(topic: str, text: str) -> None:
     """Publish ``text`` on ``topic`` through ``REDIS_URL``, or exit with the one line that says
-    why it failed. It needs no other setting: a worker that publishes has no JWT secret."""
+    why it failed. It needs no other setting but the history's: a worker that publishes has no
+    JWT secret."""
     try:
-        offset = asyncio.run(publish_once(redis_url_from_env(), topic, text))
+        redis_url, history = publisher_settings_from_env()
+        offset = asyncio.run(publish_once(redis_url, topic, text, history))
     except SettingsError as error:
         sys.exit(f"error: {error}")
     except Refused as refusal:

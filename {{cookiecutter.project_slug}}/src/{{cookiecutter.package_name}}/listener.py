@@ -76,10 +76,10 @@ async def reply_to(
         case Broadcast(text=text):
             await hub.broadcast(BroadcastFrame(text=text, from_=connection_state.connection_id))
             return None  # the sender gets the broadcast like every other connection
-        case Subscribe(topic=topic):
+        case Subscribe(topic=topic, since=since):
             if not may_subscribe(connection_state, topic):
                 raise Refused(f"subscribe to {topic!r} refused: not allowed (may_subscribe)")
-            await hub.subscribe(connection_state, topic)  # it sends `subscribed` itself
+            await hub.subscribe(connection_state, topic, since)  # it sends `subscribed` itself
             return None
         case Unsubscribe(topic=topic):
             await hub.unsubscribe(connection_state, topic)

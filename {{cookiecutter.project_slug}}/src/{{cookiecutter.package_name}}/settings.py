@@ -7,6 +7,7 @@ variable, rather than running with a guess.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 {% if cookiecutter.broadcast == "redis" %}
 from urllib.parse import urlsplit
 {% endif %}
@@ -22,6 +23,15 @@ MIN_JWT_SECRET_LENGTH = 32
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+class History(NamedTuple):
+    """What each topic keeps for clients that resume (``since``)."""
+
+    size: int
+    """Messages kept per topic (``HISTORY_SIZE``); 0 turns history and recovery off."""
+    ttl: float
+    """Seconds a message is kept (``HISTORY_TTL``)."""
 
 
 class SettingsError(ValueError):
@@ -55,6 +65,10 @@ class Settings:
     """WebSocket connections one process holds at most; the next handshake gets HTTP 503."""
     max_subscriptions: int = 100
     """Topics one connection may be subscribed to at once; one more gets an error frame."""
+    history_size: int = 100
+    """Messages each topic keeps for clients that resume (``since``); 0 turns recovery off."""
+    history_ttl: float = 300.0
+    """Seconds a topic keeps a message for clients that resume."""
 {% if cookiecutter.broadcast == "redis" %}
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis that carries broadcasts between processes; the service starts without it."""
@@ -63,6 +77,10 @@ class Settings:
     jwt_secret: str = ""
     """HS256 key that signs and checks tokens; required, at least ``MIN_JWT_SECRET_LENGTH``."""
 {% endif %}
+
+    @property
+    def history(self) -> History:
+        return History(self.history_size, self.history_ttl)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -83,6 +101,8 @@ class Settings:
             rate_burst=env.integer("RATE_BURST", defaults.rate_burst),
             max_connections=env.integer("MAX_CONNECTIONS", defaults.max_connections),
             max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", defaults.max_subscriptions),
+            history_size=env.integer("HISTORY_SIZE", defaults.history_size, minimum=0),
+            history_ttl=env.seconds("HISTORY_TTL", defaults.history_ttl),
 {% if cookiecutter.broadcast == "redis" %}
             redis_url=env.redis_url("REDIS_URL", defaults.redis_url),
 {% endif %}
@@ -125,16 +145,16 @@ class _EnvironmentReader:
             raise _invalid(name, raw, "use one word, without spaces")
         return value
 
-    def integer(self, name: str, default: int, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: int, maximum: int | None = None, minimum: int = 1) -> int:
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:
             return default
-        rule = "use a whole number from 1" + (f" to {maximum}" if maximum else "")
+        rule = f"use a whole number from {minimum}" + (f" to {maximum}" if maximum else "")
         try:
             value = int(raw.strip())
         except ValueError:
             raise _invalid(name, raw, rule) from None
-        if value < 1 or (maximum is not None and value > maximum):
+        if value < minimum or (maximum is not None and value > maximum):
             raise _invalid(name, raw, rule)
         return value
 
@@ -203,10 +223,16 @@ def checked_jwt_secret(secret: str) -> str:
 
 {% endif %}
 {% if cookiecutter.broadcast == "redis" %}
-def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
-    """``REDIS_URL`` alone, checked: for a process that only publishes, and needs nothing else
-    of the service's settings (``python -m <package> publish``)."""
-    return _EnvironmentReader(environ).redis_url("REDIS_URL", Settings().redis_url)
+def publisher_settings_from_env(environ: Mapping[str, str] = os.environ) -> tuple[str, History]:
+    """``REDIS_URL``, ``HISTORY_SIZE`` and ``HISTORY_TTL`` alone, checked: for a process that only
+    publishes and needs nothing else of the service's settings (``python -m <package> publish``).
+    """
+    env, defaults = _EnvironmentReader(environ), Settings()
+    history = History(
+        env.integer("HISTORY_SIZE", defaults.history_size, minimum=0),
+        env.seconds("HISTORY_TTL", defaults.history_ttl),
+    )
+    return env.redis_url("REDIS_URL", defaults.redis_url), history
 
 
 {% endif %}

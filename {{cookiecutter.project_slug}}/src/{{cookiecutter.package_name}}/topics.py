@@ -19,16 +19,23 @@ Delivery is at most once: what a subscriber misses while it is away, or while th
 is not sent to it later.
 """
 
-from collections.abc import Iterable, Iterator
 {% if cookiecutter.broadcast == "redis" %}
+from collections.abc import Coroutine, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
+{% else %}
+from collections.abc import Iterable, Iterator
 {% endif %}
 
+{% if cookiecutter.broadcast == "redis" %}
+from .broadcast import Bus, BusHealth, Joined
+{% else %}
 from .broadcast import Bus, BusHealth
+{% endif %}
 from .messages import (
     SERVER,
     BroadcastFrame,
     Refused,
+    Since,
     Subscribed,
     check_topic_name,
     encode_server_message,
@@ -41,13 +48,16 @@ from .state import ConnectionState
 class _Subscribers:
     """The connections of this process subscribed to one topic."""
 
-    __slots__ = ("joining", "live")
+    __slots__ = ("epoch", "joining", "live", "offset")
 
     def __init__(self) -> None:
         self.live: dict[str, ConnectionState] = {}
         # Connections whose ``subscribed`` reply is not sent yet, with the messages that came
         # meanwhile: those newer than the reply's offset follow it.
         self.joining: dict[str, list[tuple[int, str]]] = {}
+        # Where the live ones are: the epoch they were told, the last offset delivered to them.
+        self.epoch = ""
+        self.offset = 0
 
     def __bool__(self) -> bool:
         return bool(self.live or self.joining)
@@ -60,15 +70,15 @@ class Hub:
         self._registry = registry
         self._max_subscriptions = settings.max_subscriptions
         self._topics: dict[str, _Subscribers] = {}
-{% if cookiecutter.broadcast == "redis" %}
-        self._bus = Bus(self, settings.redis_url)
-{% else %}
-        self._bus = Bus(self)
-{% endif %}
+        self._bus = Bus(self, settings)
 
-    async def subscribe(self, connection_state: ConnectionState, topic: str) -> None:
+    async def subscribe(
+        self, connection_state: ConnectionState, topic: str, since: Since | None = None
+    ) -> None:
         """Send the connection ``subscribed``, then the topic's messages; or raise ``Refused``.
 
+        With ``since`` (where the client left off), the reply says whether the messages after it
+        could be recovered from the topic's history: if so, they come first, in offset order.
         Subscribing again to a topic only repeats the ``subscribed`` reply.
         """
         check_topic_name(topic)
@@ -79,8 +89,8 @@ class Hub:
                 " subscriptions, the most it may have (MAX_SUBSCRIPTIONS)"
             )
         if topic in subscriptions:
-            epoch, offset = await self._bus.position(topic)
-            await self._send(connection_state, Subscribed(topic=topic, epoch=epoch, offset=offset))
+            joined = await self._bus.join(topic, None)
+            await self._send(connection_state, Subscribed(topic, joined.epoch, joined.offset))
             return
         subscribers = self._topics.setdefault(topic, _Subscribers())
         connection_id = connection_state.connection_id
@@ -91,39 +101,64 @@ class Hub:
             # receive the topic first (what comes meanwhile waits in ``joining``), then read
             # where it stands, reply, and send what came meanwhile that is newer.
             await self._bus.listen(topic)
-            epoch, offset = await self._bus.position(topic)
-            await self._send(connection_state, Subscribed(topic=topic, epoch=epoch, offset=offset))
+            joined = await self._bus.join(topic, since)
+            recovered = joined.missed is not None
+            reply = Subscribed(topic, joined.epoch, joined.offset, recovered=recovered)
+            await self._send(connection_state, reply)
+            for frame in joined.missed or ():  # one at a time: a long catch-up is never shed
+                await connection_state.outbox.send(frame)
         except BaseException:
             await self._leave(connection_state, topic)
             raise
         for message_offset, frame in subscribers.joining.pop(connection_id):
-            if message_offset > offset:  # older ones were published before the reply's offset
+            if message_offset > joined.offset:  # the older ones are in the history it was sent
                 connection_state.outbox.offer(frame)
         subscribers.live[connection_id] = connection_state
+        subscribers.epoch = joined.epoch
+        subscribers.offset = max(subscribers.offset, joined.offset)
 
 {% if cookiecutter.broadcast == "redis" %}
-    async def resync(self) -> None:
-        """After the bus lost messages (its subscription was down): tell every subscriber where
-        each topic stands now, with a ``subscribed`` frame (``recovered: false``), then go on
-        live from there. So a subscriber either sees consecutive offsets or is told."""
-        for topic, subscribers in list(self._topics.items()):
+    def resync(self) -> Coroutine[None, None, None]:
+        """After the bus's subscription was down: catch every subscriber up on what was
+        published meanwhile, from the topic's history; where that cannot be done (the history
+        was lost or trimmed), tell it where the topic stands now, with a ``subscribed`` frame
+        (``recovered: false``). So a subscriber either sees consecutive offsets or is told.
+
+        Call it as the subscription is back, before any message on it is delivered: what comes
+        from then on waits until the subscriber is caught up. Run what it returns as a task.
+        """
+        held = []
+        for topic, subscribers in self._topics.items():
             rejoining = subscribers.live
             subscribers.live = {}
             for connection_id in rejoining:
                 subscribers.joining[connection_id] = []
+            since = Since(subscribers.epoch, subscribers.offset)  # the last they were sent
+            held.append((topic, subscribers, rejoining, since))
+        return self._catch_up(held)
+
+    async def _catch_up(
+        self, held: list[tuple[str, _Subscribers, dict[str, ConnectionState], Since]]
+    ) -> None:
+        for topic, subscribers, rejoining, since in held:
             try:
-                epoch, offset = await self._bus.position(topic)
+                joined: Joined | None = await self._bus.join(topic, since)
             except Refused:
-                epoch, offset = "", -1  # down again: the next resync tells them
+                joined = None  # down again: the next resync catches them up
+            if joined is not None:
+                if joined.missed is None:
+                    told = Subscribed(topic, joined.epoch, joined.offset)
+                    self.fan_out(encode_server_message(told), rejoining.values())
+                for frame in joined.missed or ():
+                    self.fan_out(frame, rejoining.values())
+                subscribers.epoch = joined.epoch
+                subscribers.offset = max(subscribers.offset, joined.offset)
             for connection_id, connection_state in rejoining.items():
                 waiting = subscribers.joining.pop(connection_id, None)
                 if waiting is None:
                     continue  # it left meanwhile
-                if offset >= 0:
-                    told = Subscribed(topic=topic, epoch=epoch, offset=offset)
-                    connection_state.outbox.offer(encode_server_message(told))
                 for message_offset, frame in waiting:
-                    if message_offset > offset:
+                    if joined is None or message_offset > joined.offset:
                         connection_state.outbox.offer(frame)
                 subscribers.live[connection_id] = connection_state
 
@@ -167,6 +202,7 @@ class Hub:
         subscribers = self._topics.get(topic)
         if subscribers is None:
             return
+        subscribers.offset = offset
         for connection_id, waiting in subscribers.joining.items():
             if connection_id != exclude:
                 waiting.append((offset, frame))
