@@ -55,6 +55,9 @@ def test_every_setting_is_read_from_its_variable() -> None:
         f"{ENV_PREFIX}RATE_LIMIT": "2.5",
         f"{ENV_PREFIX}RATE_BURST": "5",
         f"{ENV_PREFIX}MAX_CONNECTIONS": "100",
+        f"{ENV_PREFIX}MAX_SUBSCRIPTIONS": "7",
+        f"{ENV_PREFIX}HISTORY_SIZE": "0",
+        f"{ENV_PREFIX}HISTORY_TTL": "30",
         **REQUIRED,
     }
 
@@ -71,6 +74,9 @@ def test_every_setting_is_read_from_its_variable() -> None:
         rate_limit=2.5,
         rate_burst=5,
         max_connections=100,
+        max_subscriptions=7,
+        history_size=0,
+        history_ttl=30.0,
 {% if cookiecutter.auth == "jwt" %}
         jwt_secret=TEST_JWT_SECRET,
 {% endif %}
@@ -115,6 +121,10 @@ def test_log_level_is_case_insensitive() -> None:
         ("RATE_LIMIT", "fast"),
         ("RATE_BURST", "0"),
         ("MAX_CONNECTIONS", "-5"),
+        ("MAX_SUBSCRIPTIONS", "0"),
+        ("HISTORY_SIZE", "-1"),
+        ("HISTORY_SIZE", "many"),
+        ("HISTORY_TTL", "0"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, raw: str) -> None:

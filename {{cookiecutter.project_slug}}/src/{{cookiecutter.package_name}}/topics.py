@@ -15,8 +15,9 @@ of its topic{% if cookiecutter.broadcast == "local" %} (with broadcast=local, to
 Topic messages and broadcasts reach connections through one path, ``Hub.fan_out``: each
 connection's outbox, so a client that falls behind is shed (outbox.py) and delays no one.
 
-Delivery is at most once: what a subscriber misses while it is away, or while the bus is down,
-is not sent to it later.
+No subscriber has a silent gap: it gets a topic's messages with consecutive offsets, or a
+``subscribed`` frame with ``recovered: false`` that says where the topic stands now. A client
+that was away resumes with ``since``: the bus keeps each topic's recent messages for it.
 """
 
 {% if cookiecutter.broadcast == "redis" %}
