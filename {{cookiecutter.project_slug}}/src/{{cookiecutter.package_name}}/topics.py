@@ -49,13 +49,16 @@ from .state import ConnectionState
 class _Subscribers:
     """The connections of this process subscribed to one topic."""
 
-    __slots__ = ("epoch", "joining", "live", "offset")
+    __slots__ = ("epoch", "joining", "live", "offset", "sent_up_to")
 
     def __init__(self) -> None:
         self.live: dict[str, ConnectionState] = {}
         # Connections whose ``subscribed`` reply is not sent yet, with the messages that came
         # meanwhile: those newer than the reply's offset follow it.
         self.joining: dict[str, list[tuple[int, str]]] = {}
+        # Live ones that were just sent the topic up to an offset (in their reply or a catch-up)
+        # that the bus may still be delivering here: those messages are not sent to them again.
+        self.sent_up_to: dict[str, int] = {}
         # Where the live ones are: the epoch they were told, the last offset delivered to them.
         self.epoch = ""
         self.offset = 0
@@ -111,10 +114,7 @@ class Hub:
         except BaseException:
             await self._leave(connection_state, topic)
             raise
-        for message_offset, frame in subscribers.joining.pop(connection_id):
-            if message_offset > joined.offset:  # the older ones are in the history it was sent
-                connection_state.outbox.offer(frame)
-        subscribers.live[connection_id] = connection_state
+        self._go_live(subscribers, connection_state, joined.offset)
         subscribers.epoch = joined.epoch
         subscribers.offset = max(subscribers.offset, joined.offset)
 
@@ -155,13 +155,9 @@ class Hub:
                 subscribers.epoch = joined.epoch
                 subscribers.offset = max(subscribers.offset, joined.offset)
             for connection_id, connection_state in rejoining.items():
-                waiting = subscribers.joining.pop(connection_id, None)
-                if waiting is None:
-                    continue  # it left meanwhile
-                for message_offset, frame in waiting:
-                    if joined is None or message_offset > joined.offset:
-                        connection_state.outbox.offer(frame)
-                subscribers.live[connection_id] = connection_state
+                if connection_id in subscribers.joining:  # else it left meanwhile
+                    sent_up_to = joined.offset if joined is not None else 0
+                    self._go_live(subscribers, connection_state, sent_up_to)
 
 {% endif %}
     async def unsubscribe(self, connection_state: ConnectionState, topic: str) -> None:
@@ -207,7 +203,18 @@ class Hub:
         for connection_id, waiting in subscribers.joining.items():
             if connection_id != exclude:
                 waiting.append((offset, frame))
-        self.fan_out(frame, subscribers.live.values(), exclude)
+        if not subscribers.sent_up_to:
+            self.fan_out(frame, subscribers.live.values(), exclude)
+            return
+        # Some were just sent the topic up to an offset: not this message again, if older.
+        already_sent = set()
+        for connection_id, sent_up_to in list(subscribers.sent_up_to.items()):
+            if offset <= sent_up_to:
+                already_sent.add(connection_id)
+            else:
+                del subscribers.sent_up_to[connection_id]  # in order from here on
+        recipients = subscribers.live.values()
+        self.fan_out(frame, (c for c in recipients if c.connection_id not in already_sent), exclude)
 
     def deliver_to_all(self, frame: str) -> None:
         """Queue a broadcast for every connection here."""
@@ -238,10 +245,27 @@ class Hub:
             return
         subscribers.live.pop(connection_state.connection_id, None)
         subscribers.joining.pop(connection_state.connection_id, None)
+        subscribers.sent_up_to.pop(connection_state.connection_id, None)
         if not subscribers:
             # Nobody here listens to it any more: nor does this process.
             del self._topics[topic]
             await self._bus.forget(topic)
+
+    @staticmethod
+    def _go_live(
+        subscribers: _Subscribers, connection_state: ConnectionState, sent_up_to: int
+    ) -> None:
+        """A joining connection, sent the topic up to ``sent_up_to``, gets what came meanwhile
+        that is newer, then every message as it comes."""
+        connection_id = connection_state.connection_id
+        waiting = subscribers.joining.pop(connection_id)
+        for message_offset, frame in waiting:
+            if message_offset > sent_up_to:
+                connection_state.outbox.offer(frame)
+        # The bus may yet deliver messages it has already been sent (they were on their way
+        # here while it joined): those are dropped, not sent twice.
+        subscribers.sent_up_to[connection_id] = sent_up_to
+        subscribers.live[connection_id] = connection_state
 
     @staticmethod
     async def _send(connection_state: ConnectionState, reply: Subscribed) -> None:
