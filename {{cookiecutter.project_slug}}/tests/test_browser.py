@@ -26,11 +26,11 @@ from .browser import start_chromium, text_of, wait_for
 {% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
 {% endif %}
-from .server import ServerProcess, StartServer, free_port
+from .server import ServerProcess, StartServer, free_port, open_sync_client
 {% if cookiecutter.auth == "jwt" %}
-from .support import TEST_JWT_SECRET, wait_until
+from .support import RECEIVE_TIMEOUT, TEST_JWT_SECRET, wait_until
 {% else %}
-from .support import wait_until
+from .support import RECEIVE_TIMEOUT, wait_until
 {% endif %}
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -174,6 +174,50 @@ def test_two_tabs_see_the_same_topic_messages(
         chromium.switch_to.window(tabs[1])
         chromium.close()
         chromium.switch_to.window(tabs[0])
+
+
+{% if cookiecutter.broadcast == "redis" %}
+def test_a_tab_that_lost_its_connection_comes_back_and_misses_nothing(
+    chromium: webdriver.Chrome, start_server_process: StartServer, redis_server: RedisServer
+) -> None:
+{% else %}
+def test_a_tab_that_lost_its_connection_comes_back_and_misses_nothing(
+    chromium: webdriver.Chrome, start_server_process: StartServer
+) -> None:
+{% endif %}
+    """The page reconnects on its own after its connection drops, subscribes again with
+    ``since``, and shows the message published while it was away, numbered next."""
+{% if cookiecutter.broadcast == "redis" %}
+    server = start_server_process({"REDIS_URL": redis_server.url})
+{% else %}
+    server = start_server_process()
+{% endif %}
+    assert wait_until(lambda: server.health()["broadcast"]["available"])
+{% if cookiecutter.auth == "jwt" %}
+    hold_token(chromium, server.url, "alice")
+{% endif %}
+    chromium.get(f"{server.url}/")
+    wait_for(chromium, lambda: status(chromium).startswith("connected as "))
+    chromium.find_element(By.ID, "subscribe").click()
+    wait_for(chromium, lambda: "subscribed" in [f["type"] for f in frames_received(chromium)])
+
+    chromium.execute_script("socket.close();")  # the connection drops; the page comes back
+    wait_for(chromium, lambda: "reconnecting" in status(chromium))
+    publish_while_away(server, "room:lobby", "while you were away")
+    wait_for(chromium, lambda: "while you were away" in text_of(chromium, "messages"))
+
+    subscribed = [f for f in frames_received(chromium) if f["type"] == "subscribed"]
+    assert [f["recovered"] for f in subscribed] == [False, True]  # new, then resumed
+    assert text_of(chromium, "messages").startswith("room:lobby #1 from ")
+
+
+def publish_while_away(server: ServerProcess, topic: str, text: str) -> None:
+    """Publish from a program's own connection, and wait until the service has handled it."""
+    with open_sync_client(server) as ws:
+        ws.recv(timeout=RECEIVE_TIMEOUT)
+        ws.send(json.dumps({"type": "publish", "topic": topic, "text": text}))
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=RECEIVE_TIMEOUT)) == {"type": "pong"}
 
 
 def test_page_from_another_site_is_refused(
