@@ -39,7 +39,11 @@ class TopicSubscriber:
     """Where the service is; each reconnect tries the next one (round robin)."""
     topics: Sequence[str]
     headers: Mapping[str, str] = field(default_factory=dict)
+{% if cookiecutter.auth == "jwt" %}
     """Sent with every handshake, e.g. ``{"Authorization": "Bearer <token>"}``."""
+{% else %}
+    """Sent with every handshake."""
+{% endif %}
     left_off: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per topic, the ``since`` to resume from: ``{"epoch": ..., "offset": ...}``."""
     connections: int = 0
