@@ -1,7 +1,9 @@
-"""Broadcast under a real uvicorn: a client that stops reading is shed and delays no one."""
+"""Broadcast and topics under a real uvicorn: a client that stops reading is shed and delays no
+one; a shed subscriber resumes and recovers what it missed."""
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -9,7 +11,7 @@ import pytest
 from .redis_server import RedisServer
 {% endif %}
 from .server import StartServer, masked_frame, open_client, open_raw_socket, receive
-from .support import wait_until
+from .support import RECEIVE_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -86,3 +88,82 @@ async def close_code_after(reader: asyncio.StreamReader) -> int | None:
         payload = await reader.readexactly(length)
         if opcode & 0x0F == 0x8:  # close
             return int.from_bytes(payload[:2], "big")
+
+
+{% if cookiecutter.broadcast == "redis" %}
+def test_a_shed_subscriber_resumes_and_recovers(
+    start_server_process: StartServer, redis_server: RedisServer
+) -> None:
+{% else %}
+def test_a_shed_subscriber_resumes_and_recovers(start_server_process: StartServer) -> None:
+{% endif %}
+    """A subscriber that stops reading is shed (1013) as a topic's messages pile up for it; it
+    resumes with ``since`` (the last offset it did read) and gets every message after it, from
+    the topic's history, consecutively."""
+    server = start_server_process(
+        {
+{% if cookiecutter.broadcast == "redis" %}
+            "REDIS_URL": redis_server.url,
+{% endif %}
+            "RATE_LIMIT": "1e9",
+            "RATE_BURST": str(10**9),
+            "HISTORY_SIZE": "1000",
+        }
+    )
+    assert wait_until(lambda: server.health()["broadcast"]["available"])
+    topic, text = "room:busy", "x" * 8_000
+
+    async def run() -> tuple[dict[str, Any], list[dict[str, Any]], int, dict[str, Any]]:
+        stuck_reader, stuck = await open_raw_socket(server, receive_buffer=4096)
+        await read_text_frame(stuck_reader)  # the welcome
+        subscribe = {"type": "subscribe", "topic": topic}
+        stuck.write(masked_frame(0x1, json.dumps(subscribe).encode()))
+        reply = await read_text_frame(stuck_reader)
+        assert reply is not None
+        subscribed = json.loads(reply)
+        async with open_client(server) as publisher:
+            await receive(publisher)
+            published = 0
+            while "broadcasts behind" not in server.log():  # the shed warning (outbox.py)
+                assert published < 900, "the stuck subscriber was never shed"
+                publish = {"type": "publish", "topic": topic, "text": text}
+                await publisher.send(json.dumps(publish))
+                published += 1
+                if published % 20 == 0:
+                    await publisher.send(json.dumps({"type": "ping"}))
+                    assert await receive(publisher) == {"type": "pong"}
+            await publisher.send(json.dumps({"type": "ping"}))
+            assert await receive(publisher) == {"type": "pong"}  # every publish is handled
+        # What the stuck one gets once it reads again: some messages, then the 1013 close.
+        read = []
+        while (frame := await read_text_frame(stuck_reader)) is not None:
+            read.append(json.loads(frame))
+        stuck.transport.abort()
+        last_read = read[-1]["offset"] if read else subscribed["offset"]
+        since = {"epoch": subscribed["epoch"], "offset": last_read}
+        async with open_client(server) as ws:
+            await receive(ws)
+            await ws.send(json.dumps({**subscribe, "since": since}))
+            resumed = await receive(ws)
+            missed = [await receive(ws) for _ in range(published - last_read)]
+        return resumed, missed, last_read, {"published": published, "read": len(read)}
+
+    resumed, missed, last_read, counts = asyncio.run(run())
+    print(f"shed after {counts}")  # noqa: T201
+    assert (resumed["type"], resumed["recovered"]) == ("subscribed", True)
+    assert [m["offset"] for m in missed] == list(range(last_read + 1, counts["published"] + 1))
+
+
+async def read_text_frame(reader: asyncio.StreamReader) -> str | None:
+    """The next server frame's text (unmasked); None for a close frame or the end of stream."""
+    try:
+        opcode, length = await asyncio.wait_for(reader.readexactly(2), RECEIVE_TIMEOUT)
+        length &= 0x7F
+        if length == 126:
+            length = int.from_bytes(await reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await reader.readexactly(8), "big")
+        payload = await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        return None
+    return None if opcode & 0x0F == 0x8 else payload.decode()
