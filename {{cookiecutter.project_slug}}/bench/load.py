@@ -238,6 +238,40 @@ async def topic_fan_out(
     return {name: {key: phase.operations / phase.seconds} for name, phase in phases.items()}
 
 
+async def resumes(targets: Sequence[Target], run: Namespace) -> dict[str, Phase]:
+    """A reconnect storm: ``run.resumers`` clients connect at once and resume a topic with
+    ``since``, each recovering ``run.missed`` messages. Servers without recovery are left out."""
+    phases = {}
+    for target in targets:
+        publisher = await connect(target.url, message=b"")
+        subscribe = {"type": "subscribe", "topic": "bench:storm"}
+        publisher.transport.send(WSMsgType.TEXT, json.dumps(subscribe).encode())
+        reply = json.loads(await publisher.expect(1))
+        publish = {"type": "publish", "topic": "bench:storm", "text": "missed"}
+        publisher.messages, publisher.in_flight = [json.dumps(publish).encode()], 10
+        await publisher.expect(run.missed)  # it is subscribed: its own copies pace it
+        await publisher.close()
+        since = {"epoch": reply.get("epoch"), "offset": reply.get("offset")}
+        resume = json.dumps({**subscribe, "since": since}).encode()
+        probe = await connect(target.url, message=b"")
+        probe.transport.send(WSMsgType.TEXT, resume)
+        recovered = json.loads(await probe.expect(1)).get("recovered")
+        await probe.close()
+        if not recovered:
+            continue
+        cpu, started = target.cpu_seconds(), time.perf_counter()
+        clients = await connect_many(target.url, run.resumers, message=b"")
+        for client in clients:
+            client.transport.send(WSMsgType.TEXT, resume)
+        last = await asyncio.gather(*(client.expect(1 + run.missed) for client in clients))
+        seconds = time.perf_counter() - started
+        if {json.loads(frame)["offset"] for frame in last} != {since["offset"] + run.missed}:
+            raise RuntimeError(f"{target.name}: a resume did not recover every message")
+        phases[target.name] = Phase(len(clients), seconds, target.cpu_seconds() - cpu)
+        await close_all(clients)
+    return phases
+
+
 async def idle_kib_per_connection(target: Target, count: int) -> float:
     """Server memory per open, idle connection: RSS growth over ``count`` of them."""
     before, clients = target.rss_kib(), await connect_many(target.url, count)
@@ -264,7 +298,7 @@ async def main() -> None:
         target.name: {"idle_kib_per_connection": await idle_kib_per_connection(target, run.idle)}
         for target in targets
     }
-    for phase in (messages, connections, broadcasts):
+    for phase in (messages, connections, broadcasts, resumes):
         for name, measured in (await phase(targets, run)).items():
             figures[name] |= measured.figures(phase.__name__.removesuffix("s"))
     for topics in (1, run.topics):

@@ -48,6 +48,8 @@ FIGURES = {  # key: (column, digits)
     "broadcasts_per_second": ("broadcasts/s", 0),
     "deliveries_per_second_1_topic": ("deliveries/s 1 topic", 0),
     "deliveries_per_second_n_topics": ("deliveries/s N topics", 0),
+    "resumes_per_second": ("resumes/s", 0),
+    "cpu_us_per_resume": ("CPU us/resume", 0),
     "idle_kib_per_connection": ("KiB/idle conn", 1),
 }
 
@@ -196,6 +198,8 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000, help="topic fan-out: listeners")
     parser.add_argument("--topics", type=int, default=100, help="topic fan-out: topics, 2nd run")
     parser.add_argument("--publishes", type=int, default=200, help="topic fan-out: publishes")
+    parser.add_argument("--resumers", type=int, default=500, help="reconnect storm: clients")
+    parser.add_argument("--missed", type=int, default=50, help="reconnect storm: each recovers")
     parser.add_argument("--server", action="append", default=[], metavar="NAME=MODULE:APP")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--smoke", action="store_true", help="a tiny run: figures mean nothing")
@@ -204,6 +208,7 @@ def main() -> None:
         args.rounds, args.blocks, args.connections, args.messages = 1, 2, 2, 20
         args.connect_count, args.idle, args.receivers, args.broadcasts = 4, 5, 5, 10
         args.subscribers, args.topics, args.publishes = 20, 4, 8
+        args.resumers, args.missed = 5, 5
     servers = dict(SERVERS, **dict(server.split("=", 1) for server in args.server))
     settings = {key: value for key, value in vars(args).items() if key not in ("server", "json")}
     # Every server inherits these. The benchmark floods: the rate limit runs, but never refuses.
