@@ -10,7 +10,14 @@ import pytest
 {% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
 {% endif %}
-from .server import StartServer, masked_frame, open_client, open_raw_socket, receive
+from .server import (
+    ServerProcess,
+    StartServer,
+    masked_frame,
+    open_client,
+    open_raw_socket,
+    receive,
+)
 from .support import RECEIVE_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.server
@@ -27,17 +34,10 @@ def test_slow_consumer_is_shed_and_delays_no_one(
     """A client that stops reading falls behind and is shed: its queue is dropped and it gets
     1013 once it reads again; meanwhile the sender and another receiver wait for nothing. One
     that still sends gets its 1013 too: its reply waits behind the close, then is dropped."""
-    server = start_server_process(
-        {
 {% if cookiecutter.broadcast == "redis" %}
-            "REDIS_URL": redis_server.url,
-{% endif %}
-            "RATE_LIMIT": "1e9",
-            "RATE_BURST": str(10**9),
-        }
-    )
-{% if cookiecutter.broadcast == "redis" %}
-    assert wait_until(lambda: server.health()["broadcast"]["available"])
+    server = start_unlimited(start_server_process, {"REDIS_URL": redis_server.url})
+{% else %}
+    server = start_unlimited(start_server_process, {})
 {% endif %}
     text = "x" * 32_000
 
@@ -73,21 +73,34 @@ def test_slow_consumer_is_shed_and_delays_no_one(
     assert wait_until(lambda: server.live_connections() == 0)
 
 
-async def close_code_after(reader: asyncio.StreamReader) -> int | None:
-    """Read server frames (unmasked) until a close frame; its code, or None at end of stream."""
-    while True:
-        try:
-            opcode, length = await reader.readexactly(2)
-        except asyncio.IncompleteReadError:
-            return None
+def start_unlimited(start: StartServer, settings: dict[str, str]) -> ServerProcess:
+    """A server whose rate limit never stands in a flood's way, once its bus is up."""
+    server = start({"RATE_LIMIT": "1e9", "RATE_BURST": str(10**9), **settings})
+    assert wait_until(lambda: server.health()["broadcast"]["available"])
+    return server
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes] | None:
+    """The next server frame (unmasked): its opcode and payload; None at the end of stream."""
+    try:
+        opcode, length = await asyncio.wait_for(reader.readexactly(2), RECEIVE_TIMEOUT)
         length &= 0x7F
         if length == 126:
             length = int.from_bytes(await reader.readexactly(2), "big")
         elif length == 127:
             length = int.from_bytes(await reader.readexactly(8), "big")
-        payload = await reader.readexactly(length)
-        if opcode & 0x0F == 0x8:  # close
+        return opcode & 0x0F, await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        return None
+
+
+async def close_code_after(reader: asyncio.StreamReader) -> int | None:
+    """Read server frames until a close frame; its code, or None at end of stream."""
+    while (frame := await read_frame(reader)) is not None:
+        opcode, payload = frame
+        if opcode == 0x8:  # close
             return int.from_bytes(payload[:2], "big")
+    return None
 
 
 {% if cookiecutter.broadcast == "redis" %}
@@ -100,17 +113,12 @@ def test_a_shed_subscriber_resumes_and_recovers(start_server_process: StartServe
     """A subscriber that stops reading is shed (1013) as a topic's messages pile up for it; it
     resumes with ``since`` (the last offset it did read) and gets every message after it, from
     the topic's history, consecutively."""
-    server = start_server_process(
-        {
 {% if cookiecutter.broadcast == "redis" %}
-            "REDIS_URL": redis_server.url,
+    settings = {"REDIS_URL": redis_server.url, "HISTORY_SIZE": "1000"}
+{% else %}
+    settings = {"HISTORY_SIZE": "1000"}
 {% endif %}
-            "RATE_LIMIT": "1e9",
-            "RATE_BURST": str(10**9),
-            "HISTORY_SIZE": "1000",
-        }
-    )
-    assert wait_until(lambda: server.health()["broadcast"]["available"])
+    server = start_unlimited(start_server_process, settings)
     topic, text = "room:busy", "x" * 8_000
 
     async def run() -> tuple[dict[str, Any], list[dict[str, Any]], int, dict[str, Any]]:
@@ -155,15 +163,6 @@ def test_a_shed_subscriber_resumes_and_recovers(start_server_process: StartServe
 
 
 async def read_text_frame(reader: asyncio.StreamReader) -> str | None:
-    """The next server frame's text (unmasked); None for a close frame or the end of stream."""
-    try:
-        opcode, length = await asyncio.wait_for(reader.readexactly(2), RECEIVE_TIMEOUT)
-        length &= 0x7F
-        if length == 126:
-            length = int.from_bytes(await reader.readexactly(2), "big")
-        elif length == 127:
-            length = int.from_bytes(await reader.readexactly(8), "big")
-        payload = await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        return None
-    return None if opcode & 0x0F == 0x8 else payload.decode()
+    """The next server frame's text; None for a close frame or the end of stream."""
+    frame = await read_frame(reader)
+    return None if frame is None or frame[0] == 0x8 else frame[1].decode()
