@@ -1,19 +1,21 @@
-"""One connection's way out: its replies, and the broadcasts queued for it.
+"""One connection's way out: its replies, and the broadcasts and topic messages queued for it.
 
 Frames reach a connection from two sides: its own task sends replies as it handles messages,
-and broadcasts arrive from other connections at any time. ``Outbox`` keeps two promises: one
-frame at a time (an ASGI server need not cope with overlapping sends), and nothing after the
-close. It keeps them by having one writer at a time:
+and broadcasts and topic messages (``Hub.fan_out``, topics.py) arrive at any time. ``Outbox``
+keeps two promises: one frame at a time (an ASGI server need not cope with overlapping sends),
+and nothing after the close. It keeps them by having one writer at a time:
 
 - ``send`` writes its frame at once if nothing else is on its way (the usual case: a reply);
-- everything else joins the queue: broadcasts (``offer``), and a ``send`` or ``close`` that
-  comes while another frame is on its way. A sender task writes the queue in order, then ends.
+- everything else joins the queue: what the hub fans out (``offer``), and a ``send`` or
+  ``close`` that comes while another frame is on its way. A sender task writes the queue in
+  order, then ends.
 
 (An ``asyncio.Lock`` would keep the same promises, but it costs a coroutine on every frame:
 a few percent of the messages a second this service handles, see bench/README.md.)
 
-A broadcast never waits for any connection, so a slow or stuck client delays no one. A client
-whose queue is full is shed: what is queued is dropped and it is closed with 1013.
+Fanning out never waits for any connection, so a slow or stuck client delays no one. A client
+whose queue is full is shed: what is queued is dropped and it is closed with 1013 (it may come
+back and resume its topics with ``since``).
 
 The sender task exists only while frames wait: an idle connection holds no task and no queue,
 which keeps it small (thousands of idle connections are the usual load of a WebSocket service).
@@ -30,7 +32,7 @@ from litestar.status_codes import WS_1013_TRY_AGAIN_LATER
 from litestar.types import Send, WebSocketCloseEvent, WebSocketSendEvent
 
 OUTBOX_FRAMES = 256
-"""Broadcasts that may wait for one slow client; one more and it is shed."""
+"""Broadcasts and topic messages that may wait for one slow client; one more and it is shed."""
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +152,7 @@ class Outbox:
             self._enqueue(frame)
             return
         logger.warning(
-            "connection %s: fell %d broadcasts behind; they are dropped and it is closed with 1013",
+            "connection %s: fell %d frames behind; they are dropped and it is closed with 1013",
             self._connection_id,
             OUTBOX_FRAMES,
         )
@@ -161,7 +163,7 @@ class Outbox:
         shed: WebSocketCloseEvent = {
             "type": "websocket.close",
             "code": WS_1013_TRY_AGAIN_LATER,
-            "reason": "too slow for the broadcasts",
+            "reason": "too slow for its messages",
         }
         self._enqueue(_Queued(shed, None))
 
