@@ -49,7 +49,11 @@ from .state import ConnectionState
 class _Subscribers:
     """The connections of this process subscribed to one topic."""
 
+{% if cookiecutter.broadcast == "redis" %}
     __slots__ = ("epoch", "joining", "live", "offset", "sent_up_to")
+{% else %}
+    __slots__ = ("joining", "live", "sent_up_to")
+{% endif %}
 
     def __init__(self) -> None:
         self.live: dict[str, ConnectionState] = {}
@@ -59,9 +63,12 @@ class _Subscribers:
         # Live ones that were just sent the topic up to an offset (in their reply or a catch-up)
         # that the bus may still be delivering here: those messages are not sent to them again.
         self.sent_up_to: dict[str, int] = {}
-        # Where the live ones are: the epoch they were told, the last offset delivered to them.
+{% if cookiecutter.broadcast == "redis" %}
+        # Where the live ones are, for a catch-up after an outage (``resync``): the epoch they
+        # were told, the last offset delivered to them.
         self.epoch = ""
         self.offset = 0
+{% endif %}
 
     def __bool__(self) -> bool:
         return bool(self.live or self.joining)
@@ -115,8 +122,10 @@ class Hub:
             await self._leave(connection_state, topic)
             raise
         self._go_live(subscribers, connection_state, joined.offset)
+{% if cookiecutter.broadcast == "redis" %}
         subscribers.epoch = joined.epoch
         subscribers.offset = max(subscribers.offset, joined.offset)
+{% endif %}
 
 {% if cookiecutter.broadcast == "redis" %}
     def resync(self) -> Coroutine[None, None, None]:
@@ -199,7 +208,9 @@ class Hub:
         subscribers = self._topics.get(topic)
         if subscribers is None:
             return
+{% if cookiecutter.broadcast == "redis" %}
         subscribers.offset = offset
+{% endif %}
         for connection_id, waiting in subscribers.joining.items():
             if connection_id != exclude:
                 waiting.append((offset, frame))
