@@ -152,21 +152,34 @@ class Hub:
     ) -> None:
         for topic, subscribers, rejoining, since in held:
             try:
-                joined: Joined | None = await self._bus.join(topic, since)
+                joined, told = await self._rejoin(topic, since)
             except Refused:
-                joined = None  # down again: the next resync catches them up
-            if joined is not None:
-                if joined.missed is None:
-                    told = Subscribed(topic, joined.epoch, joined.offset)
+                sent_up_to = 0  # down again: the next resync catches them up
+            else:
+                if told is not None:
                     self.fan_out(encode_server_message(told), rejoining.values())
                 for frame in joined.missed or ():
                     self.fan_out(frame, rejoining.values())
                 subscribers.epoch = joined.epoch
                 subscribers.offset = max(subscribers.offset, joined.offset)
+                sent_up_to = joined.offset
             for connection_id, connection_state in rejoining.items():
                 if connection_id in subscribers.joining:  # else it left meanwhile
-                    sent_up_to = joined.offset if joined is not None else 0
                     self._go_live(subscribers, connection_state, sent_up_to)
+
+    async def _rejoin(self, topic: str, since: Since) -> tuple[Joined, Subscribed | None]:
+        """Where the topic stands after ``since``, and what to tell subscribers that cannot be
+        caught up (``None`` if they can)."""
+        joined = await self._bus.join(topic, since)
+        if joined.missed is not None:
+            return joined, None
+        if joined.epoch != since.epoch:
+            # Redis lost the topic and it started afresh while we were away: everything in
+            # its new history is news to these subscribers too.
+            afresh = await self._bus.join(topic, Since(joined.epoch, 0))
+            if afresh.missed is not None:
+                return afresh, Subscribed(topic, afresh.epoch, 0)
+        return joined, Subscribed(topic, joined.epoch, joined.offset)
 
 {% endif %}
     async def unsubscribe(self, connection_state: ConnectionState, topic: str) -> None:
