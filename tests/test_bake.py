@@ -19,6 +19,7 @@ EXPECTED_FILES = [
     ".github/workflows/ci.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
+    "LICENSE",
     "README.md",
     "bench/README.md",
     "bench/__init__.py",
@@ -37,7 +38,9 @@ EXPECTED_FILES = [
     "src/{package}/handshake.py",
     "src/{package}/lifecycle.py",
     "src/{package}/listener.py",
+    "src/{package}/logs.py",
     "src/{package}/messages.py",
+    "src/{package}/metrics.py",
     "src/{package}/outbox.py",
     "src/{package}/py.typed",
     "src/{package}/ratelimit.py",
@@ -60,6 +63,8 @@ EXPECTED_FILES = [
     "tests/test_dependencies.py",
     "tests/test_handshake.py",
     "tests/test_isolation.py",
+    "tests/test_logs.py",
+    "tests/test_metrics.py",
     "tests/test_outbox.py",
     "tests/test_protocol.py",
     "tests/test_ratelimit.py",
@@ -129,6 +134,39 @@ def test_default_bake_metadata(cookies: Any) -> None:
     assert pyproject["tool"]["ruff"]["target-version"] == "py312"
     assert pyproject["tool"]["mypy"]["python_version"] == "3.12"
     assert pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"] == ["error"]
+
+
+LICENSES = {
+    "MIT": ("MIT", "MIT License"),
+    "Apache-2.0": ("Apache-2.0", "Apache License"),
+    "BSD-3-Clause": ("BSD-3-Clause", "Redistribution and use in source and binary forms"),
+    "Proprietary": ("LicenseRef-Proprietary", "All rights reserved."),
+}
+
+
+@pytest.mark.parametrize("answer", list(LICENSES))
+def test_license_answer_writes_license_and_its_spdx_expression(cookies: Any, answer: str) -> None:
+    """LICENSE holds that license's text with the author's name, pyproject.toml its SPDX
+    expression (PEP 639); a proprietary project cannot be uploaded to PyPI by mistake."""
+    project = bake_ok(cookies, license=answer, author_name="Ada Lovelace")
+    expression, words = LICENSES[answer]
+    metadata = read_pyproject(project)["project"]
+    text = (project / "LICENSE").read_text()
+
+    assert metadata["license"] == expression
+    assert metadata["license-files"] == ["LICENSE"]
+    assert words in text
+    assert answer == "Apache-2.0" or "Ada Lovelace" in text  # Apache's text names no one
+    assert ("Private :: Do Not Upload" in metadata["classifiers"]) is (answer == "Proprietary")
+
+
+def test_generated_readme_points_to_the_template_changelog(cookies: Any) -> None:
+    """Before a ``cruft update``, users read what changed: the changelog at the template's root."""
+    readme = (bake_ok(cookies) / "README.md").read_text()
+
+    assert "/cookiecutter-litestar-websocket/blob/main/CHANGELOG.md" in readme
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text()
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
 def test_no_template_syntax_is_left_in_any_file(cookies: Any) -> None:

@@ -58,10 +58,11 @@ CLASSIC_BUGS = {
         "state.py",
         [
             (
-                '    socket.scope["state"][CONNECTION_STATE_KEY] = connection_state\n'
-                "    return connection_state\n",
+                '    socket.scope["state"][CONNECTION_STATE_KEY] = connection_state\n',
                 "    # BUG: the app's State is one object, shared by every connection.\n"
-                "    return socket.app.state.setdefault(CONNECTION_STATE_KEY, connection_state)\n",
+                "    connection_state = socket.app.state.setdefault(\n"
+                "        CONNECTION_STATE_KEY, connection_state\n"
+                "    )\n",
             )
         ],
     ),

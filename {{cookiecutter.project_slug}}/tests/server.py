@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ from .support import (
 {% if cookiecutter.auth == "jwt" %}
     TEST_JWT_SECRET,
 {% endif %}
+    parse_metrics,
 )
 
 PROJECT_ROOT = Path(__file__).parent.parent
@@ -84,6 +86,17 @@ class ServerProcess:
         response.raise_for_status()
         return response.json()
 
+    def metrics(self) -> dict[str, float]:
+        """``/metrics``, as ``{'name{label="value"}': value}`` (see ``support.parse_metrics``)."""
+        response = _HTTP.get(self.url + "/metrics")
+        response.raise_for_status()
+        return parse_metrics(response.text)
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        """The status and body of ``/health/ready``."""
+        response = _HTTP.get(self.url + "/health/ready")
+        return response.status_code, response.json()
+
     def health(self) -> dict[str, Any]:
         body: dict[str, Any] = self.get_json("/health")
         return body
@@ -108,6 +121,26 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The log's lines as JSON objects (the tests' servers log with ``LOG_FORMAT=json``);
+        anything else in it (a print, a crash before logging is set up) is left out."""
+        records = []
+        for line in self.log().splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    records.append(record)
+        return records
+
+    def logged(self, event: str, **fields: object) -> list[dict[str, Any]]:
+        """The log records of ``event`` (its text, in full) with these ``fields``."""
+        return [
+            record
+            for record in self.log_records()
+            if record["event"] == event
+            and all(record.get(name) == value for name, value in fields.items())
+        ]
 
     def check_tracebacks(self, log_start: int = 0) -> None:
         """Fail unless the log from ``log_start`` on holds exactly the expected tracebacks, and
@@ -139,6 +172,7 @@ def service_environment(settings: Mapping[str, str]) -> dict[str, str]:
     without their prefix (``PING_INTERVAL``).{% if cookiecutter.broadcast == "redis" %} A test that wants Redis says where it is.{% endif %}"""
     return {
         **os.environ,
+        f"{ENV_PREFIX}LOG_FORMAT": "json",
 {% if cookiecutter.auth == "jwt" %}
         f"{ENV_PREFIX}JWT_SECRET": TEST_JWT_SECRET,
 {% endif %}

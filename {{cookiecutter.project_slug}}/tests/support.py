@@ -3,14 +3,18 @@
 import time
 from collections.abc import Callable, Mapping
 {% if cookiecutter.auth == "jwt" %}
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 {% endif %}
 from typing import Any, cast
 
 from litestar import Litestar
 from litestar.di import Provide
+{% if cookiecutter.auth == "jwt" %}
+from litestar.security.jwt import Token
+{% endif %}
 from litestar.testing import TestClient, WebSocketTestSession
 from litestar.types import WebSocketScope
+from prometheus_client.parser import text_string_to_metric_families
 
 {% if cookiecutter.auth == "jwt" %}
 from {{ cookiecutter.package_name }}.auth import mint_token
@@ -103,13 +107,34 @@ def wait_until(condition: Callable[[], bool], timeout: float = RECEIVE_TIMEOUT) 
 
 {% if cookiecutter.auth == "jwt" %}
 def bare_socket(user: str) -> DirectWebSocket[str]:
-    """A WebSocket over a minimal scope: the scope state, and the user auth put in the scope."""
-    return DirectWebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}, "user": user}))
+    """A WebSocket over a minimal scope: the scope state, and the user and token that auth
+    puts in the scope."""
+    now = datetime.now(UTC)
+    token = Token(sub=user, iat=now, exp=now + timedelta(hours=1))
+    scope = {"type": "websocket", "state": {}, "user": user, "auth": token}
+    return DirectWebSocket(cast("WebSocketScope", scope))
 {% else %}
 def bare_socket() -> DirectWebSocket[Any]:
     """A WebSocket over a minimal scope: enough for code that touches only the scope state."""
     return DirectWebSocket(cast("WebSocketScope", {"type": "websocket", "state": {}}))
 {% endif %}
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text as ``{'name{label="value"}': value}``, one entry per sample."""
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{name}="{value}"' for name, value in sorted(sample.labels.items()))
+            samples[sample.name + ("{" + labels + "}" if labels else "")] = sample.value
+    return samples
+
+
+def metrics_of(client: TestClient[Litestar]) -> dict[str, float]:
+    """The app's ``/metrics``, parsed."""
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return parse_metrics(response.text)
 
 
 def provided(app: Litestar, name: str) -> object:

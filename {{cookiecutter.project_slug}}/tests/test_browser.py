@@ -6,6 +6,9 @@ page elsewhere could and could not do with a visitor's browser (and, with auth, 
 
 import json
 import threading
+{% if cookiecutter.auth == "jwt" %}
+import time
+{% endif %}
 from collections.abc import Iterator
 {% if cookiecutter.auth == "jwt" %}
 from datetime import timedelta
@@ -307,4 +310,25 @@ def test_token_typed_into_the_page_connects_as_its_user(
     chromium.find_element(By.ID, "use-token").click()
 
     wait_for(chromium, lambda: status(chromium).endswith("(user bob)"))
+
+
+def test_the_page_refreshes_its_token_before_it_expires(
+    chromium: webdriver.Chrome, server: ServerProcess
+) -> None:
+    """Connected with a token about to expire, the page sends the newer token it finds in its
+    cookie (as a login endpoint would have renewed it) and stays connected past the first."""
+    chromium.get(f"{server.url}/health")
+    short_lived = mint_token(TEST_JWT_SECRET, "carol", timedelta(seconds=3))
+    chromium.add_cookie({"name": TOKEN_COOKIE, "value": short_lived, "path": "/"})
+    chromium.get(f"{server.url}/")
+    wait_for(chromium, lambda: status(chromium).endswith("(user carol)"))
+    renewed = mint_token(TEST_JWT_SECRET, "carol", timedelta(hours=1))
+    chromium.add_cookie({"name": TOKEN_COOKIE, "value": renewed, "path": "/"})
+
+    wait_for(chromium, lambda: any(f["type"] == "refreshed" for f in frames_received(chromium)))
+    time.sleep(3)  # past the first token's expiry: the server would have closed it with 4401
+    chromium.find_element(By.ID, "ping").click()
+
+    wait_for(chromium, lambda: frames_received(chromium)[-1] == {"type": "pong"})
+    assert status(chromium).endswith("(user carol)")
 {% endif %}

@@ -18,6 +18,7 @@ from litestar.types import Receive, Scope, Send
 from {{ cookiecutter.package_name }} import handshake, listener
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.handshake import HandshakePolicy, parse_origin
+from {{ cookiecutter.package_name }}.metrics import Metrics
 from {{ cookiecutter.package_name }}.outbox import Outbox
 
 from .fault_injection import FAULT_TEXT, InjectedFaultError, raising_on_fault_text
@@ -108,7 +109,7 @@ def test_own_origin_is_the_host_the_client_names(
     origin: str, host: str | None, allowed: bool
 ) -> None:
     """The Host header names the service's own origin, in whatever form it comes."""
-    policy = HandshakePolicy(allowed_origins=(), max_connections=1)
+    policy = HandshakePolicy(allowed_origins=(), max_connections=1, metrics=Metrics())
     assert policy.origin_allowed(origin, host) is allowed
 
 
@@ -223,7 +224,7 @@ def test_cap_slot_comes_back_after_handler_error_and_failed_set_up(
 def test_cap_slot_comes_back_when_the_app_behind_the_policy_raises() -> None:
     """The slot is given back however the connection's handling ends, an exception included
     (Litestar's exception middleware catches those today; the policy must not rely on it)."""
-    policy = HandshakePolicy(allowed_origins=(), max_connections=1)
+    policy = HandshakePolicy(allowed_origins=(), max_connections=1, metrics=Metrics())
     scope = cast("Scope", {"type": "websocket", "headers": []})
     sent: list[str] = []
 

@@ -328,7 +328,7 @@ def test_handler_fault_closes_1011_logs_once_and_spares_others(server: ServerPro
     assert wait_until(lambda: server.live_connections() == 0)
     injected = "InjectedFaultError: injected fault in message handling"
     assert wait_until(lambda: injected in server.log())
-    assert server.log().count(f"connection {victim_id}: handling a message failed") == 1
+    assert len(server.logged("handling a message failed", connection_id=victim_id)) == 1
 
 
 def test_on_accept_fault_leaves_no_registration(start_server_process: StartServer) -> None:
@@ -389,4 +389,5 @@ def test_sigterm_closes_every_connection_with_1012(start_server_process: StartSe
     log = server.log()
     assert "Application shutdown complete" in log
     for connection_id in connection_ids:
-        assert f"connection {connection_id}: closed after" in log
+        (ended,) = server.logged("connection ended", connection_id=connection_id)
+        assert ended["code"] == 1012

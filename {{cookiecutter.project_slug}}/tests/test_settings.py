@@ -45,6 +45,8 @@ def test_every_setting_is_read_from_its_variable() -> None:
     environ = {
         f"{ENV_PREFIX}DEBUG": "yes",
         f"{ENV_PREFIX}LOG_LEVEL": "warning",
+        f"{ENV_PREFIX}LOG_FORMAT": "TEXT",
+        f"{ENV_PREFIX}METRICS": "off",
         f"{ENV_PREFIX}HOST": "0.0.0.0",  # noqa: S104 (a value under test, not a bind)
         f"{ENV_PREFIX}PORT": "9000",
         f"{ENV_PREFIX}MAX_MESSAGE_SIZE": "1024",
@@ -64,6 +66,8 @@ def test_every_setting_is_read_from_its_variable() -> None:
     assert Settings.from_env(environ) == Settings(
         debug=True,
         log_level="WARNING",
+        log_format="text",
+        metrics=False,
         host="0.0.0.0",  # noqa: S104
         port=9000,
         max_message_size=1024,
@@ -99,6 +103,8 @@ def test_log_level_is_case_insensitive() -> None:
     [
         ("DEBUG", "maybe"),
         ("LOG_LEVEL", "LOUD"),
+        ("LOG_FORMAT", "yaml"),
+        ("METRICS", "sometimes"),
         ("HOST", "two words"),
         ("PORT", "0"),
         ("PORT", "65536"),

@@ -54,6 +54,8 @@ def uvicorn_config(settings: Settings, app: Litestar | None = None) -> uvicorn.C
         # On shutdown uvicorn closes every WebSocket with 1012 (service restart) at once; this
         # bounds the wait for their on_disconnect hooks to finish.
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        # The app configures uvicorn's loggers too, in its LOG_FORMAT (logs.py).
+        log_config=None,
     )
 
 

@@ -1,11 +1,14 @@
 """Application factory, and the module-level ``app`` that uvicorn serves."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
 from litestar import Litestar, MediaType, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.logging import LoggingConfig
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import ControllerRouterHandler
 
 {% if cookiecutter.auth == "jwt" %}
 from .auth import jwt_auth_middleware
@@ -13,6 +16,8 @@ from .auth import jwt_auth_middleware
 from .broadcast import BusHealth
 from .handshake import HandshakePolicy
 from .listener import ConnectionListener
+from .logs import logging_config
+from .metrics import Metrics, metrics_endpoint, prometheus_registry
 from .registry import ConnectionRegistry
 from .settings import Settings
 from .topics import Hub
@@ -31,6 +36,46 @@ def health(
 ) -> Health:
     """Liveness, how many WebSocket connections this process holds, and its broadcast backend."""
     return Health(status="ok", connections=len(connection_registry), broadcast=hub.health())
+
+
+class Readiness(msgspec.Struct):
+    ready: bool
+    reason: str
+
+
+class ServiceStatus:
+    """Whether this process is on its way out: app-wide, set as the app shuts down."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    @contextlib.asynccontextmanager
+    async def running(self, *_: object) -> AsyncIterator[None]:
+        """App lifespan: from start-up until shutdown begins."""
+        try:
+            yield
+        finally:
+            self.stopping = True
+
+
+@get("/health/ready", sync_to_thread=False)
+def ready(
+    service_status: NamedDependency[ServiceStatus], hub: NamedDependency[Hub]
+) -> Response[Readiness]:
+    """Readiness: whether a load balancer should send this process new connections (200) or
+    not (503: shutting down{% if cookiecutter.broadcast == "redis" %}, or Redis unreachable{% endif %}). ``/health`` is liveness: restart the
+    process only when that one fails."""
+    if service_status.stopping:
+        readiness = Readiness(ready=False, reason="shutting down")
+{% if cookiecutter.broadcast == "redis" %}
+    elif not hub.health().available:
+        readiness = Readiness(ready=False, reason="Redis is unreachable: broadcasts would be lost")
+{% endif %}
+    else:
+        readiness = Readiness(ready=True, reason="taking connections")
+    return Response(
+        readiness, status_code=HTTP_200_OK if readiness.ready else HTTP_503_SERVICE_UNAVAILABLE
+    )
 
 
 DEMO_PAGE = Path(__file__).with_name("demo.html").read_text(encoding="utf-8")
@@ -53,19 +98,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Shared by every connection on purpose: the live connections, and the topics that reach
     # them (broadcasts, too, go through the hub and its bus, broadcast.py).
     registry = ConnectionRegistry()
-    hub = Hub(registry, settings)
+    metrics = Metrics()
+    hub = Hub(registry, settings, metrics)
+    service_status = ServiceStatus()
+    route_handlers: list[ControllerRouterHandler] = [health, ready, demo_page, ConnectionListener]
+    if settings.metrics:
+        route_handlers.append(metrics_endpoint)
     return Litestar(
-        route_handlers=[health, demo_page, ConnectionListener],
+        route_handlers=route_handlers,
         # Checks on every WebSocket handshake, before accept, in this order: Origin, connection
 {% if cookiecutter.auth == "jwt" %}
         # cap, then the token, so that a foreign page is refused before its cookie is even read.
         middleware=[
-            HandshakePolicy(settings.allowed_origins, settings.max_connections),
-            jwt_auth_middleware(settings),
+            HandshakePolicy(settings.allowed_origins, settings.max_connections, metrics),
+            jwt_auth_middleware(settings, metrics),
         ],
 {% else %}
         # cap. Authentication would go after them, so that a foreign page is refused first.
-        middleware=[HandshakePolicy(settings.allowed_origins, settings.max_connections)],
+        middleware=[HandshakePolicy(settings.allowed_origins, settings.max_connections, metrics)],
 {% endif %}
         # What every connection shares on purpose, made once above. A hook or an HTTP handler
         # gets one by naming it as a parameter; your own app-wide objects go here too.
@@ -73,19 +123,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": app_wide(settings),
             "connection_registry": app_wide(registry),
             "hub": app_wide(hub),
+            "metrics": app_wide(metrics),
+            "prometheus": app_wide(prometheus_registry(metrics, registry, hub)),
+            "service_status": app_wide(service_status),
         },
 {% if cookiecutter.broadcast == "redis" %}
         # One Redis subscription per process, from start-up to shutdown.
-        lifespan=[hub.running],
+        lifespan=[hub.running, service_status.running],  # the last is the first to end
+{% else %}
+        lifespan=[service_status.running],
 {% endif %}
-        logging_config=LoggingConfig(
-            loggers={
-                "{{ cookiecutter.package_name }}": {
-                    "level": settings.log_level,
-                    "handlers": ["queue_listener"],
-                    "propagate": False,
-                },
-            },
+        logging_config=logging_config(
+            settings.log_format, settings.log_level, package="{{ cookiecutter.package_name }}"
         ),
         debug=settings.debug,
     )

@@ -21,6 +21,8 @@ from litestar.status_codes import (
 )
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from .metrics import Metrics
+
 logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -131,9 +133,12 @@ class HandshakePolicy(ASGIMiddleware):
 
     scopes = (ScopeType.WEBSOCKET,)
 
-    def __init__(self, allowed_origins: Iterable[str], max_connections: int) -> None:
+    def __init__(
+        self, allowed_origins: Iterable[str], max_connections: int, metrics: Metrics
+    ) -> None:
         self.allowed_origins = frozenset(allowed_origins)
         self.max_connections = max_connections
+        self.metrics = metrics
         self.open_connections = 0
 
     def origin_allowed(self, origin: str, host_header: str | None) -> bool:
@@ -152,6 +157,7 @@ class HandshakePolicy(ASGIMiddleware):
                 " and not in ALLOWED_ORIGINS",
                 origin,
             )
+            self.metrics.refused("origin")
             await refuse(scope, send, FOREIGN_ORIGIN)
             return
         if self.open_connections >= self.max_connections:
@@ -159,6 +165,7 @@ class HandshakePolicy(ASGIMiddleware):
                 "refused a WebSocket handshake: %d connections open (MAX_CONNECTIONS)",
                 self.open_connections,
             )
+            self.metrics.refused("capacity")
             await refuse(scope, send, NO_ROOM)
             return
         self.open_connections += 1

@@ -32,6 +32,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 from litestar.handlers import WebsocketListener, WebsocketRouteHandler
+from litestar.status_codes import WS_1005_NO_STATUS_RECEIVED
 from litestar.types import Empty, ExceptionHandlersMap
 
 from .websocket import DirectWebSocket
@@ -142,6 +143,8 @@ class DirectListener(WebsocketListener):
                 receive_arguments[data_at] = event.get("text") or ""
                 await self.on_receive(*receive_arguments)
             socket.connection_state = "disconnect"  # as Litestar's receive would have noted
+            code = event.get("code")
+            socket.close_code = code if isinstance(code, int) else WS_1005_NO_STATUS_RECEIVED
         except WebSocketDisconnect:
             pass  # a hook closed the connection
         finally:

@@ -5,6 +5,9 @@ into a Struct validates the frame completely, so handlers only ever see well-for
 """
 
 import re
+{% if cookiecutter.auth == "jwt" %}
+from datetime import datetime
+{% endif %}
 
 import msgspec
 
@@ -57,9 +60,21 @@ class Publish(msgspec.Struct, tag="publish"):
     text: str
 
 
+{% if cookiecutter.auth == "jwt" %}
+class Refresh(msgspec.Struct, tag="refresh"):
+    """A new token for this connection's user, before the one it opened with expires."""
+
+    token: str
+
+
+{% endif %}
 # Every message a client may send. To add one, define a Struct with its own ``tag`` above,
 # join it here and handle it in ``listener.reply_to``; msgspec picks the type from the tag.
+{% if cookiecutter.auth == "jwt" %}
+ClientMessage = Echo | Ping | Broadcast | Subscribe | Unsubscribe | Publish | Refresh
+{% else %}
 ClientMessage = Echo | Ping | Broadcast | Subscribe | Unsubscribe | Publish
+{% endif %}
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
@@ -119,6 +134,14 @@ class TopicMessage(msgspec.Struct, tag="message"):
     from_: str = msgspec.field(name="from")
 
 
+{% if cookiecutter.auth == "jwt" %}
+class Refreshed(msgspec.Struct, tag="refreshed"):
+    """Reply to ``Refresh``: the connection now lives until the new token's expiry."""
+
+    expires_at: datetime
+
+
+{% endif %}
 class ErrorFrame(msgspec.Struct, tag="error"):
     """Sent instead of a reply when a frame is not a valid client message, or over the limit."""
 
@@ -132,6 +155,9 @@ ServerMessage = (
     | BroadcastFrame
     | Subscribed
     | Unsubscribed
+{% if cookiecutter.auth == "jwt" %}
+    | Refreshed
+{% endif %}
     | TopicMessage
     | ErrorFrame
 )

@@ -61,6 +61,9 @@ class Outbox:
         "_sender",
         "_started",
         "_writing",
+        "close_code",
+        "sent",
+        "shed",
     )
 
     def __init__(self, send: Send, connection_id: str) -> None:
@@ -72,6 +75,12 @@ class Outbox:
         self._accepting = True  # False once stopped or closing: broadcasts are dropped
         self._started = False  # accepted and welcomed: queued frames may be sent
         self._sender: asyncio.Task[None] | None = None  # runs while frames wait
+        self.sent = 0
+        """Frames written to this connection (for the metrics and the log line at its end)."""
+        self.shed = False
+        """Whether it fell too far behind and was closed with 1013."""
+        self.close_code: int | None = None
+        """The code this side closed the connection with, once it did."""
 
     def start(self) -> None:
         """Send queued frames from now on; call once the connection is accepted."""
@@ -118,6 +127,7 @@ class Outbox:
             self._writing = True
             try:
                 await self._send(event)
+                self.sent += 1
             finally:
                 self._writing = False
                 if self._queue:  # frames that came meanwhile: the sender task takes them over
@@ -138,6 +148,7 @@ class Outbox:
             await self._wait_in_line(event)
             return
         self._closed = True
+        self.close_code = code
         self._writing = True  # nothing can be queued after the close: no sender to start after
         try:
             await self._send(event)
@@ -152,20 +163,25 @@ class Outbox:
             self._enqueue(frame)
             return
         logger.warning(
-            "connection %s: fell %d frames behind; they are dropped and it is closed with 1013",
-            self._connection_id,
+            "fell %d frames behind; they are dropped and it is closed with 1013",
             OUTBOX_FRAMES,
+            # Logged from the task that sends the broadcast, which is another connection's.
+            extra={"connection_id": self._connection_id},
         )
-        self._stop_queueing()  # frees its queue now; the sender sends the close
+        self.shed = True
         # Sent once the client reads again; until then, this connection's own replies wait
         # behind it. One that never reads again keeps its connection until TCP gives up on it,
         # but no more memory than its socket buffers.
-        shed: WebSocketCloseEvent = {
-            "type": "websocket.close",
-            "code": WS_1013_TRY_AGAIN_LATER,
-            "reason": "too slow for its messages",
-        }
-        self._enqueue(_Queued(shed, None))
+        self.close_soon(WS_1013_TRY_AGAIN_LATER, "too slow for its messages")
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the connection with ``code`` after the frame on its way, without waiting (for
+        a timer, or another connection's task); what is queued is dropped."""
+        if not self._accepting:
+            return  # closing already, or stopped
+        self._stop_queueing()  # frees its queue now; the sender sends the close
+        close: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+        self._enqueue(_Queued(close, None))
 
     async def _wait_in_line(self, event: WebSocketSendEvent | WebSocketCloseEvent) -> None:
         written = asyncio.get_running_loop().create_future()
@@ -204,13 +220,17 @@ class Outbox:
                 if isinstance(item, str):
                     written = None
                     await self._send({"type": "websocket.send", "bytes": None, "text": item})
+                    self.sent += 1
                     continue
                 event, written = item
                 if written is not None and written.cancelled():
                     continue  # its caller stopped waiting: the frame is not sent
                 if event["type"] == "websocket.close":
                     self._closed = True
+                    self.close_code = event["code"]
                 await self._send(event)
+                if event["type"] == "websocket.send":
+                    self.sent += 1
                 if written is not None and not written.done():  # done: its caller gave up
                     written.set_result(None)
                 if self._closed:

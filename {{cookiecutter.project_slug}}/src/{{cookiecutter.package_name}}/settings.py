@@ -5,14 +5,16 @@ variable, rather than running with a guess.
 """
 
 import os
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 {% if cookiecutter.broadcast == "redis" %}
 from urllib.parse import urlsplit
 {% endif %}
 
 from .handshake import parse_origin
+from .logs import LOG_FORMATS
 
 ENV_PREFIX = "{{ cookiecutter.__env_prefix }}"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -43,7 +45,12 @@ class Settings:
     debug: bool = False
     """Litestar debug mode: tracebacks in HTTP error responses. Never on in production."""
     log_level: str = "INFO"
-    """Level of this service's own loggers; DEBUG logs every connection opening and closing."""
+    """Level of this service's own loggers; DEBUG logs every connection opening too."""
+    log_format: str = field(default_factory=lambda: "text" if sys.stderr.isatty() else "json")
+    """``json`` (one object per line, for a log collector) or ``text`` (for a terminal);
+    unset, ``text`` when standard error is a terminal, else ``json``."""
+    metrics: bool = True
+    """Serve ``GET /metrics`` (Prometheus text format); false leaves the route out."""
     host: str = "127.0.0.1"
     """Interface the server listens on (0.0.0.0 for all)."""
     port: int = 8000
@@ -90,6 +97,8 @@ class Settings:
         return cls(
             debug=env.boolean("DEBUG", defaults.debug),
             log_level=env.choice("LOG_LEVEL", LOG_LEVELS, defaults.log_level),
+            log_format=env.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            metrics=env.boolean("METRICS", defaults.metrics),
             host=env.word("HOST", defaults.host),
             port=env.integer("PORT", defaults.port, maximum=65535),
             max_message_size=env.integer("MAX_MESSAGE_SIZE", defaults.max_message_size),
@@ -128,10 +137,13 @@ class _EnvironmentReader:
         raise _invalid(name, raw, f"use one of {', '.join(sorted(_TRUE_WORDS | _FALSE_WORDS))}")
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        """One of ``choices``, in any case (each choice is all upper or all lower case)."""
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:
             return default
         value = raw.strip().upper()
+        if value.lower() in choices:
+            value = value.lower()
         if value not in choices:
             raise _invalid(name, raw, f"use one of {', '.join(choices)}")
         return value

@@ -15,6 +15,9 @@ socket. (``socket.state`` builds a new locked ``State`` wrapper on each access: 
 connection, too slow once per message.)
 """
 
+{% if cookiecutter.auth == "jwt" %}
+import asyncio
+{% endif %}
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +27,7 @@ from typing import Any
 
 from litestar.di import NamedDependency
 
+from .logs import bind_connection
 from .outbox import Outbox
 from .ratelimit import MessageBudget
 from .settings import Settings
@@ -57,6 +61,12 @@ class ConnectionState:
     subscriptions: set[str] = field(default_factory=set)
     """The topics this connection is subscribed to: taken in on_receive through the hub, all
     given back in on_disconnect (topics.py)."""
+{% if cookiecutter.auth == "jwt" %}
+    token_expires_at: datetime
+    """When its token expires, and with it the connection, unless the client refreshes it."""
+    token_timer: asyncio.TimerHandle | None = None
+    """Closes the connection at ``token_expires_at`` (auth.py); cancelled in on_disconnect."""
+{% endif %}
     outbox: Outbox
     """This connection's way out: replies and the broadcasts queued for it."""
     connected_at: datetime = field(default_factory=_utc_now)
@@ -86,9 +96,16 @@ def new_connection_state(
 {% if cookiecutter.auth == "jwt" %}
         # The JWT middleware checked the token before the handshake got this far.
         user=socket.user,
+        token_expires_at=socket.auth.exp,
 {% endif %}
         message_budget=MessageBudget(per_second=settings.rate_limit, burst=settings.rate_burst),
         outbox=Outbox(socket.server_send, connection_id),
     )
     socket.scope["state"][CONNECTION_STATE_KEY] = connection_state
+    # Every line logged while this connection is handled carries its id from now on (logs.py).
+{% if cookiecutter.auth == "jwt" %}
+    bind_connection(connection_id, connection_state.user)
+{% else %}
+    bind_connection(connection_id)
+{% endif %}
     return connection_state

@@ -41,6 +41,7 @@ from .messages import (
     check_topic_name,
     encode_server_message,
 )
+from .metrics import Metrics
 from .registry import ConnectionRegistry
 from .settings import Settings
 from .state import ConnectionState
@@ -77,8 +78,9 @@ class _Subscribers:
 class Hub:
     """Subscribes connections to topics, publishes on topics, and delivers to connections."""
 
-    def __init__(self, registry: ConnectionRegistry, settings: Settings) -> None:
+    def __init__(self, registry: ConnectionRegistry, settings: Settings, metrics: Metrics) -> None:
         self._registry = registry
+        self._metrics = metrics
         self._max_subscriptions = settings.max_subscriptions
         self._topics: dict[str, _Subscribers] = {}
         self._bus = Bus(self, settings)
@@ -197,8 +199,18 @@ class Hub:
     ) -> None:
         """Send ``text`` to every subscriber of ``topic`` in every process, except the
         connection whose id is ``exclude``; raise ``Refused`` if the bus cannot take it."""
-        check_topic_name(topic)
-        await self._bus.publish(topic, text, from_, exclude)
+        try:
+            check_topic_name(topic)
+            await self._bus.publish(topic, text, from_, exclude)
+        except Refused:
+            self._metrics.published["refused"] += 1
+            raise
+        self._metrics.published["ok"] += 1
+
+    def refuse_publish(self, topic: str, why: str) -> Refused:
+        """The refusal of a publish that is not even tried (``may_publish``), counted as one."""
+        self._metrics.published["refused"] += 1
+        return Refused(f"publish on {topic!r} refused: {why}")
 
     async def broadcast(self, frame: BroadcastFrame) -> None:
         """Send ``frame`` to every connection of every process; raise ``Refused`` if the bus

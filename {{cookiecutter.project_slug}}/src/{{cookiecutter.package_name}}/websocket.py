@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from litestar import WebSocket
 from litestar.connection.base import empty_receive, empty_send
+from litestar.status_codes import WS_1006_ABNORMAL_CLOSURE
 from litestar.types import Receive, Scope, Send
 
 UserT = TypeVar("UserT")
@@ -27,3 +28,6 @@ class DirectWebSocket(WebSocket[UserT, Any, Any]):
         """The server's receive: it does not update ``connection_state``."""
         self.server_send = send
         """The server's send: it does not refuse to send after a disconnect."""
+        self.close_code = WS_1006_ABNORMAL_CLOSURE
+        """The code of the client's close frame, once it sent one (the receive loop notes it);
+        1006 while it has not: a dropped connection sends none."""
