@@ -64,7 +64,9 @@ AWKWARD_ANSWERS = {
 NO_BROWSER = "not browser"
 IN_PROCESS = "not server and not browser"
 BROWSER_NO_SERVER = "not server or browser"  # in-process tests and the demo page
-WITH_REDIS = "not browser and (not server or redis)"  # in-process, and all that uses Redis
+# In-process, and all that uses Redis: the browser test too where it goes through the TLS proxy
+# in front of two processes.
+WITH_REDIS = "(not browser or proxy) and (not server or redis)"
 
 # One option changed at a time, plus the defaults and one set with everything on: the full
 # product grows too fast. Per set: Python, answers, the tests to run (a pytest -m expression),

@@ -117,6 +117,55 @@ def test_dependabot_schema_check_can_fail(tmp_path: Path) -> None:
     assert check_jsonschema("vendor.dependabot", config).returncode == 1
 
 
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """zizmor's security audit, offline (no GitHub API), on workflows and Dependabot configs."""
+    return subprocess.run(
+        [needed_tool("zizmor"), "--offline", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_zizmor_finds_a_workflow_with_broad_permissions_and_moving_tags(tmp_path: Path) -> None:
+    """The checks below can fail: default (write) permissions and a tag-pinned action."""
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text(
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n"
+    )
+
+    result = zizmor(tmp_path)
+
+    assert result.returncode != 0
+    for audit in ("excessive-permissions", "unpinned-uses", "artipacked"):
+        assert audit in result.stdout, result.stdout
+
+
+def test_templates_own_workflow_is_zizmor_clean() -> None:
+    """Least privilege (read-only contents), actions pinned to commits, no persisted token."""
+    result = zizmor(ROOT / ".github")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+@pytest.mark.parametrize("answers", list(WORKFLOW_ANSWERS.values()), ids=list(WORKFLOW_ANSWERS))
+def test_generated_workflows_and_dependabot_are_zizmor_clean(
+    cookies: Any, answers: dict[str, str]
+) -> None:
+    project = bake_ok(cookies, **answers)
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+
+    result = zizmor(project / ".github")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+    assert workflow["permissions"] == {"contents": "read"}
+
+
 def test_pre_commit_ruff_is_the_lint_groups_ruff(cookies: Any) -> None:
     """The hooks and `nox -s lint` run the same ruff, so they agree on what is clean."""
     project = bake_ok(cookies)

@@ -6,7 +6,7 @@ chromium-driver``); Selenium is given the driver's path, so it downloads nothing
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -45,8 +45,9 @@ def find_chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-def start_chromium(profile: Path) -> webdriver.Chrome:
-    """A headless Chromium with an empty profile in ``profile``; skips the test if there is none.
+def start_chromium(profile: Path, extra_flags: Sequence[str] = ()) -> webdriver.Chrome:
+    """A headless Chromium with an empty profile in ``profile``, and ``extra_flags``; skips the
+    test if there is none.
 
     On CI (``CI`` set) a missing Chromium fails the test instead: a browser test must never
     pass there by not running.
@@ -60,7 +61,7 @@ def start_chromium(profile: Path) -> webdriver.Chrome:
     browser, driver = found
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra_flags]:
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=Service(executable_path=driver))
 

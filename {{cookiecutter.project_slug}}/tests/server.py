@@ -226,9 +226,14 @@ def start_server(
 
 
 def open_client(
-    server: ServerProcess, headers: Mapping[str, str] | None = None, origin: str | None = None
+    server: ServerProcess,
+    headers: Mapping[str, str] | None = None,
+    origin: str | None = None,
+    *,
+    compression: bool = False,
 ) -> connect:
-    """A WebSocket client for ``server``: no compression, no client-side pings or size limit.
+    """A WebSocket client for ``server``: no client-side pings or size limit, and no
+    compression unless asked (then it offers permessage-deflate, as browsers do).
 
     Like any program, it sends no Origin header unless given one.
 {% if cookiecutter.auth == "jwt" %}
@@ -242,7 +247,7 @@ def open_client(
         close_timeout=RECEIVE_TIMEOUT,
         ping_interval=None,
         max_size=None,
-        compression=None,
+        compression="deflate" if compression else None,
         origin=None if origin is None else Origin(origin),
 {% if cookiecutter.auth == "jwt" %}
         additional_headers={

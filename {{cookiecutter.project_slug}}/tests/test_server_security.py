@@ -150,3 +150,41 @@ def test_burst_over_the_rate_limit_gets_error_frames(start_server_process: Start
     assert [reply["count"] for reply in echoes] == list(range(1, len(echoes) + 1))
     assert all(f"{defaults.rate_limit:g} messages per second" in str(e["detail"]) for e in errors)
     assert after["count"] == len(echoes) + 1
+
+
+def test_compression_is_not_negotiated_unless_turned_on(server: ServerProcess) -> None:
+    """A client that offers permessage-deflate (every browser does) gets plain frames."""
+
+    async def extensions() -> str | None:
+        async with open_client(server, compression=True) as ws:
+            assert ws.response is not None
+            return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+    assert asyncio.run(extensions()) is None
+
+
+def test_a_deflate_bomb_closes_with_1009_before_it_is_inflated(
+    start_server_process: StartServer,
+) -> None:
+    """With COMPRESSION on, a frame of a few KiB that would inflate to 64 MiB closes with 1009
+    as soon as it passes MAX_MESSAGE_SIZE: the process never holds the inflated text."""
+    server = start_server_process({"COMPRESSION": "true"})
+    inflated = 64 * 1024 * 1024
+    max_message_size = Settings().max_message_size
+
+    async def run() -> tuple[int | None, int]:
+        async with open_client(server, compression=True) as ws:
+            await receive(ws)
+            assert (await echo(ws, "warm up"))["type"] == "echo"  # the inflater exists now
+            before = server.rss_bytes()
+            assert before is not None
+            await ws.send("0" * inflated)  # deflate makes it about 64 KiB on the wire
+            code = await close_code_received(ws)
+            after = server.rss_bytes()
+            assert after is not None
+        return code, after - before
+
+    code, growth = asyncio.run(run())
+
+    assert code == 1009
+    assert growth < 16 * max_message_size, f"grew by {growth} bytes"

@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[service_status.running],
 {% endif %}
         logging_config=logging_config(
-            settings.log_format, settings.log_level, package="{{ cookiecutter.package_name }}"
+            settings.log_format, settings.log_level, package=__name__.partition(".")[0]
         ),
         debug=settings.debug,
     )

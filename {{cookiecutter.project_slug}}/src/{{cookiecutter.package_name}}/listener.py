@@ -255,5 +255,8 @@ class ConnectionListener(DirectListener):
                 "duration": round(lasted.total_seconds(), 3),
                 "messages_in": connection_state.messages_received,
                 "messages_out": outbox.sent,
+                # Behind a proxy, the client's own (uvicorn reads X-Forwarded-For from the
+                # addresses in FORWARDED_ALLOW_IPS).
+                "client": socket.client.host if socket.client else None,
             },
         )

@@ -56,6 +56,9 @@ class Settings:
     port: int = 8000
     max_message_size: int = 64 * 1024
     """Largest frame accepted, in bytes; a larger one closes its connection with 1009."""
+    compression: bool = False
+    """Offer permessage-deflate to clients (browsers always ask). Off by default: it costs
+    memory per connection and CPU per frame; see the README's Settings for the figures."""
     ping_interval: float = 20.0
     """Seconds between the server's keepalive pings."""
     ping_timeout: float = 20.0
@@ -102,6 +105,7 @@ class Settings:
             host=env.word("HOST", defaults.host),
             port=env.integer("PORT", defaults.port, maximum=65535),
             max_message_size=env.integer("MAX_MESSAGE_SIZE", defaults.max_message_size),
+            compression=env.boolean("COMPRESSION", defaults.compression),
             ping_interval=env.seconds("PING_INTERVAL", defaults.ping_interval),
             ping_timeout=env.seconds("PING_TIMEOUT", defaults.ping_timeout),
             shutdown_timeout=env.integer("SHUTDOWN_TIMEOUT", defaults.shutdown_timeout),
