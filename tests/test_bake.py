@@ -26,6 +26,7 @@ EXPECTED_FILES = [
     "bench/floor.py",
     "bench/load.py",
     "bench/run.py",
+    "bench/service.py",
     "deploy/nginx.conf",
     "noxfile.py",
     "pyproject.toml",

@@ -281,6 +281,29 @@ async def idle_kib_per_connection(target: Target, count: int) -> float:
     return growth / count
 
 
+async def stalls(target: Target, count: int) -> dict[str, float]:
+    """Open ``count`` connections while a probe connection echoes every 50 ms: the longest echo
+    (how long every connection of the server stalled at worst), and memory per connection."""
+    probe, longest, storming = await connect(target.url), 0.0, True
+
+    async def probing() -> None:
+        nonlocal longest
+        while storming:
+            started = time.perf_counter()
+            await asyncio.wait_for(probe.expect(1), 60)
+            longest = max(longest, time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+
+    before, prober = target.rss_kib(), asyncio.create_task(probing())
+    clients = await connect_many(target.url, count, message=b"")
+    await asyncio.sleep(1)  # some probes with all of them open, too
+    storming = False
+    await prober
+    kib_per_connection = (target.rss_kib() - before) / count
+    await close_all([*clients, probe])
+    return {"longest_stall_ms": longest * 1000, "kib_per_connection_at_scale": kib_per_connection}
+
+
 async def main() -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--target", action="append", nargs=3, metavar=("NAME", "PID", "URL"))
@@ -304,6 +327,8 @@ async def main() -> None:
     for topics in (1, run.topics):
         for name, measured_figures in (await topic_fan_out(targets, run, topics)).items():
             figures[name] |= measured_figures
+    for target in targets:  # last: the other phases would run beside thousands of connections
+        figures[target.name] |= await stalls(target, run.storm)
     print(json.dumps(figures))  # noqa: T201 (read by run.py)
 
 

@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 {% if cookiecutter.broadcast == "redis" %}
 import urllib.request
@@ -35,7 +36,7 @@ PROJECT_ROOT = Path(__file__).parent.parent
 SERVICE = "this service"
 SERVERS = {
     "raw ASGI floor": "bench.floor:floor_app",
-    SERVICE: "{{ cookiecutter.package_name }}.app:app",
+    SERVICE: "bench.service:app",
 }
 UVICORN_FLAGS = ["--workers=1", "--ws=websockets-sansio", "--ws-per-message-deflate=false"]
 UVICORN_FLAGS += ["--ws-max-size=65536", "--no-access-log", "--log-level=warning"]
@@ -51,6 +52,8 @@ FIGURES = {  # key: (column, digits)
     "resumes_per_second": ("resumes/s", 0),
     "cpu_us_per_resume": ("CPU us/resume", 0),
     "idle_kib_per_connection": ("KiB/idle conn", 1),
+    "kib_per_connection_at_scale": ("KiB/conn at scale", 1),
+    "longest_stall_ms": ("longest stall ms", 0),
 }
 
 
@@ -121,30 +124,38 @@ def run_round(servers: dict[str, str], settings: dict[str, Any]) -> dict[str, di
     """Start every server, load them all from one process, stop them: the figures by server."""
     server_cores, client_cores = pinned()
     started: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
-    try:
-        for name, app in servers.items():
-            port = free_port()
-            command = [sys.executable, "-m", "uvicorn", app, f"--port={port}", *UVICORN_FLAGS]
-            started[name] = (subprocess.Popen([*server_cores, *command], cwd=PROJECT_ROOT), port)
-        load = [*client_cores, sys.executable, str(Path(__file__).with_name("load.py"))]
-        for name, (server, port) in started.items():
-            wait_until_listening(port, server)
+    # The servers' logs (one line per connection, at INFO) go to a file, not the terminal: the
+    # figures include writing them, the report stays readable.
+    with tempfile.TemporaryFile() as logs:
+        try:
+            for name, app in servers.items():
+                port = free_port()
+                command = [*server_cores, sys.executable, "-m", "uvicorn", app, f"--port={port}"]
+                command += UVICORN_FLAGS
+                server = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=logs)
+                started[name] = (server, port)
+            load = [*client_cores, sys.executable, str(Path(__file__).with_name("load.py"))]
+            for name, (server, port) in started.items():
+                wait_until_listening(port, server)
 {% if cookiecutter.broadcast == "redis" %}
-            if name == SERVICE:
-                wait_until_broadcasts_flow(port)
+                if name == SERVICE:
+                    wait_until_broadcasts_flow(port)
 {% endif %}
-            load += ["--target", name, str(server.pid), f"ws://127.0.0.1:{port}{WEBSOCKET_PATH}"]
-        done = subprocess.run(
-            [*load, f"--settings={json.dumps(settings)}"], capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"load generator failed:\n{done.stderr}")
-        figures: dict[str, dict[str, float]] = json.loads(done.stdout)
-        return figures
-    finally:
-        for server, _ in started.values():
-            server.terminate()
-            server.wait(timeout=30)
+                url = f"ws://127.0.0.1:{port}{WEBSOCKET_PATH}"
+                load += ["--target", name, str(server.pid), url]
+            done = subprocess.run(
+                [*load, f"--settings={json.dumps(settings)}"], capture_output=True, text=True
+            )
+            if done.returncode != 0:
+                logs.seek(0)
+                tail = logs.read()[-5000:].decode(errors="replace")
+                raise RuntimeError(f"load generator failed:\n{done.stderr}\nservers:\n{tail}")
+            figures: dict[str, dict[str, float]] = json.loads(done.stdout)
+            return figures
+        finally:
+            for server, _ in started.values():
+                server.terminate()
+                server.wait(timeout=30)
 
 
 def report(rounds: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
@@ -200,6 +211,7 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=200, help="topic fan-out: publishes")
     parser.add_argument("--resumers", type=int, default=500, help="reconnect storm: clients")
     parser.add_argument("--missed", type=int, default=50, help="reconnect storm: each recovers")
+    parser.add_argument("--storm", type=int, default=10_000, help="stalls: connections opened")
     parser.add_argument("--server", action="append", default=[], metavar="NAME=MODULE:APP")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--smoke", action="store_true", help="a tiny run: figures mean nothing")
@@ -208,13 +220,14 @@ def main() -> None:
         args.rounds, args.blocks, args.connections, args.messages = 1, 2, 2, 20
         args.connect_count, args.idle, args.receivers, args.broadcasts = 4, 5, 5, 10
         args.subscribers, args.topics, args.publishes = 20, 4, 8
-        args.resumers, args.missed = 5, 5
+        args.resumers, args.missed, args.storm = 5, 5, 20
     servers = dict(SERVERS, **dict(server.split("=", 1) for server in args.server))
     settings = {key: value for key, value in vars(args).items() if key not in ("server", "json")}
     # Every server inherits these. The benchmark floods: the rate limit runs, but never refuses.
     os.environ["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     os.environ[f"{ENV_PREFIX}RATE_LIMIT"] = "1e9"
     os.environ[f"{ENV_PREFIX}RATE_BURST"] = str(10**9)
+    os.environ[f"{ENV_PREFIX}MAX_CONNECTIONS"] = str(args.storm + 100)  # the storm, its probe
 {% if cookiecutter.auth == "jwt" %}
     secret = os.environ.setdefault(f"{ENV_PREFIX}JWT_SECRET", "benchmark-only-secret-" + "x" * 32)
     load_settings = {**settings, "token": mint_token(secret, "bench", timedelta(hours=2))}

@@ -7,6 +7,7 @@ accepted-then-closed socket, so a refused client learns nothing of the protocol.
 """
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ from .metrics import Metrics
 logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+FLOOD_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about the same flood of refusals (each is counted in the
+metrics all the same)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ async def refuse(scope: Scope, send: Send, refusal: Refusal) -> None:
         return
     # uvicorn 0.54 (websockets-sansio) then logs a spurious "ASGI callable returned without
     # completing handshake" error; the client gets the status all the same (Kludex/uvicorn#3138).
+    # The service's logging leaves it out (logs.py).
     body = f"{refusal.reason}\n".encode()
     await send(
         {
@@ -121,6 +126,26 @@ async def refuse(scope: Scope, send: Send, refusal: Refusal) -> None:
         }
     )
     await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+
+
+class FloodLog:
+    """Logs a kind of refusal that comes in floods (a reconnect storm against a full process)
+    at most once per ``FLOOD_LOG_INTERVAL``, saying how many the line stands for."""
+
+    def __init__(self) -> None:
+        self._quiet_until = 0.0
+        self._unlogged = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._quiet_until:
+            self._unlogged += 1
+            return
+        if self._unlogged:
+            message += "; %d more such refusals since the last such line"
+            args = (*args, self._unlogged)
+        logger.warning(message, *args)
+        self._quiet_until, self._unlogged = now + FLOOD_LOG_INTERVAL, 0
 
 
 class HandshakePolicy(ASGIMiddleware):
@@ -140,6 +165,7 @@ class HandshakePolicy(ASGIMiddleware):
         self.max_connections = max_connections
         self.metrics = metrics
         self.open_connections = 0
+        self.capacity_refusals = FloodLog()
 
     def origin_allowed(self, origin: str, host_header: str | None) -> bool:
         try:
@@ -161,7 +187,7 @@ class HandshakePolicy(ASGIMiddleware):
             await refuse(scope, send, FOREIGN_ORIGIN)
             return
         if self.open_connections >= self.max_connections:
-            logger.warning(
+            self.capacity_refusals.warning(
                 "refused a WebSocket handshake: %d connections open (MAX_CONNECTIONS)",
                 self.open_connections,
             )

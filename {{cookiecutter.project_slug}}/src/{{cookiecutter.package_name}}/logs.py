@@ -33,6 +33,14 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
+class UvicornNoise(logging.Filter):
+    """Drops uvicorn's error for a handshake the service refused with an HTTP status on purpose
+    (handshake.py): uvicorn logs it although the client got the status (Kludex/uvicorn#3138)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "ASGI callable returned without completing handshake."
+
+
 def bind_connection(connection_id: str, user: str | None = None) -> None:
     """Tag every line logged from now on in this task (and the tasks it starts)."""
     _connection_id.set(connection_id)
@@ -100,7 +108,10 @@ def logging_config(log_format: str, level: str, package: str) -> LoggingConfig:
     everywhere = {"handlers": ["console"], "propagate": False}
     return LoggingConfig(
         formatters={"standard": {"()": JsonFormatter if log_format == "json" else TextFormatter}},
-        filters={"connection": {"()": ConnectionContext}},
+        filters={
+            "connection": {"()": ConnectionContext},
+            "uvicorn_noise": {"()": UvicornNoise},
+        },
         handlers={
             "console": {
                 "class": "logging.StreamHandler",
@@ -114,8 +125,9 @@ def logging_config(log_format: str, level: str, package: str) -> LoggingConfig:
         loggers={
             package: {"level": level, **everywhere},
             "litestar": {"level": "INFO", **everywhere},
-            # uvicorn's own lines too (__main__ tells uvicorn not to configure its loggers).
-            "uvicorn.error": {"level": "INFO", **everywhere},
-            "uvicorn.access": {"level": "INFO", **everywhere},
+            # uvicorn's own lines too (__main__ tells uvicorn not to configure its loggers); their
+            # level stays uvicorn's (--log-level), INFO from the root logger by default.
+            "uvicorn.error": {**everywhere, "filters": ["uvicorn_noise"]},
+            "uvicorn.access": everywhere,
         },
     )
