@@ -176,7 +176,7 @@ class ConnectionListener(DirectListener):
             logger.exception("set-up failed")
             # on_disconnect still runs and releases what was set up so far.
             await close_connection(connection_state, WS_1011_INTERNAL_ERROR, "set-up failed")
-        # Every line this connection's task logs from here on carries its id (logs.py).
+        # No need to name the connection: its id goes on every line its task logs (logs.py).
         logger.debug("accepted")
 
 {% if cookiecutter.auth == "jwt" %}
@@ -244,7 +244,8 @@ class ConnectionListener(DirectListener):
         await hub.leave_all(connection_state)
         outbox = connection_state.outbox
         await outbox.stop()
-        # The code of whichever side closed first (1006: dropped, no close frame at all).
+        # The code of whichever side closed first; a client that vanished without a close frame
+        # shows as 1005 (what uvicorn reports) or 1006.
         close_code = outbox.close_code or socket.close_code
         metrics.connection_ended(connection_state, close_code)
         lasted = datetime.now(UTC) - connection_state.connected_at

@@ -11,15 +11,18 @@ service, Litestar and uvicorn all log through ``logging`` already, so one format
 three with no second logging system to configure, and no dependency.
 """
 
-import json
 import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar.logging import LoggingConfig
 
 LOG_FORMATS = ("json", "text")
+
+# msgspec, not the json module: a line costs a few microseconds less, once per connection.
+_encode_json = msgspec.json.Encoder(enc_hook=str).encode
 
 _connection_id: ContextVar[str | None] = ContextVar("connection_id", default=None)
 _user: ContextVar[str | None] = ContextVar("user", default=None)
@@ -74,7 +77,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _encode_json(line).decode()
 
 
 class TextFormatter(logging.Formatter):
