@@ -318,7 +318,9 @@ def test_the_page_refreshes_its_token_before_it_expires(
     """Connected with a token about to expire, the page sends the newer token it finds in its
     cookie (as a login endpoint would have renewed it) and stays connected past the first."""
     chromium.get(f"{server.url}/health")
-    short_lived = mint_token(TEST_JWT_SECRET, "carol", timedelta(seconds=3))
+    # The page looks for a newer token halfway to the expiry, then every second until it.
+    short_lived = mint_token(TEST_JWT_SECRET, "carol", timedelta(seconds=5))
+    past_its_expiry = time.monotonic() + 6
     chromium.add_cookie({"name": TOKEN_COOKIE, "value": short_lived, "path": "/"})
     chromium.get(f"{server.url}/")
     wait_for(chromium, lambda: status(chromium).endswith("(user carol)"))
@@ -326,7 +328,8 @@ def test_the_page_refreshes_its_token_before_it_expires(
     chromium.add_cookie({"name": TOKEN_COOKIE, "value": renewed, "path": "/"})
 
     wait_for(chromium, lambda: any(f["type"] == "refreshed" for f in frames_received(chromium)))
-    time.sleep(3)  # past the first token's expiry: the server would have closed it with 4401
+    # Past the first token's expiry: without the refresh, the server would have closed with 4401.
+    time.sleep(max(0.0, past_its_expiry - time.monotonic()))
     chromium.find_element(By.ID, "ping").click()
 
     wait_for(chromium, lambda: frames_received(chromium)[-1] == {"type": "pong"})
