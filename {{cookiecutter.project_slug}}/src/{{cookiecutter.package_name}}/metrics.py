@@ -14,7 +14,7 @@ process per container (or per port) to scrape them all.
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -61,6 +61,21 @@ class Metrics:
         self.ended_shed += connection_state.outbox.shed
 
 
+def message_type(kind: type[msgspec.Struct] | None) -> str:
+    """The ``type`` a message class has on the wire; ``invalid`` for a frame that is none."""
+    return INVALID if kind is None else str(kind.__struct_config__.tag)
+
+
+def by_label(
+    name: str, documentation: str, label: str, counts: Mapping[object, int]
+) -> CounterMetricFamily:
+    """A counter with one sample per value of ``label``, from a bounded set of values."""
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in counts.items():
+        family.add_metric([str(value)], count)
+    return family
+
+
 class MetricsCollector(Collector):
     """Turns the counters and the live connections into Prometheus metrics, when scraped."""
 
@@ -75,27 +90,24 @@ class MetricsCollector(Collector):
         yield GaugeMetricFamily(
             "websocket_connections", "WebSocket connections open now", value=len(live)
         )
-        handshakes = CounterMetricFamily(
-            "websocket_handshakes", "WebSocket handshakes, by outcome", labels=["outcome"]
+        yield by_label(
+            "websocket_handshakes",
+            "WebSocket handshakes, by outcome",
+            "outcome",
+            {outcome: metrics.handshakes[outcome] for outcome in HANDSHAKE_OUTCOMES},
         )
-        for outcome in HANDSHAKE_OUTCOMES:
-            handshakes.add_metric([outcome], metrics.handshakes[outcome])
-        yield handshakes
-        disconnects = CounterMetricFamily(
-            "websocket_disconnects", "Ended WebSocket connections, by close code", labels=["code"]
+        yield by_label(
+            "websocket_disconnects",
+            "Ended WebSocket connections, by close code",
+            "code",
+            dict(sorted(metrics.disconnects.items())),
         )
-        for code, count in sorted(metrics.disconnects.items()):
-            disconnects.add_metric([str(code)], count)
-        yield disconnects
-        received = CounterMetricFamily(
+        yield by_label(
             "websocket_messages_received",
             "Frames received, by message type ('invalid': not a valid message)",
-            labels=["type"],
+            "type",
+            {message_type(kind): count for kind, count in metrics.received.items()},
         )
-        for message_class, count in metrics.received.items():
-            name = INVALID if message_class is None else str(message_class.__struct_config__.tag)
-            received.add_metric([name], count)
-        yield received
         yield CounterMetricFamily(
             "websocket_messages_sent",
             "Frames sent to clients (replies, topic messages, broadcasts)",
@@ -116,12 +128,12 @@ class MetricsCollector(Collector):
             "Topic subscriptions of the open connections",
             value=sum(len(state.subscriptions) for state in live),
         )
-        published = CounterMetricFamily(
-            "websocket_published", "Topic publishes, by outcome", labels=["outcome"]
+        yield by_label(
+            "websocket_published",
+            "Topic publishes, by outcome",
+            "outcome",
+            {outcome: metrics.published[outcome] for outcome in ("ok", "refused")},
         )
-        for outcome in ("ok", "refused"):
-            published.add_metric([outcome], metrics.published[outcome])
-        yield published
 {% if cookiecutter.broadcast == "redis" %}
         yield GaugeMetricFamily(
             "websocket_broadcast_backend_up",
