@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 
 from {{ cookiecutter.package_name }} import listener
 from {{ cookiecutter.package_name }}.__main__ import serve
-from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.app import ServiceStatus, create_app
 from {{ cookiecutter.package_name }}.messages import Echo, Welcome
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.state import ConnectionState
@@ -98,9 +98,10 @@ def main() -> None:
         if os.environ.get(ACCEPT_FAULT_VARIABLE) == "1":
             faults.enter_context(patch.object(listener, "Welcome", failing_welcome))
         settings = Settings.from_env()
-        app = create_app(settings)
+        service_status = ServiceStatus()
+        app = create_app(settings, service_status)
         app.register(live_objects)
-        serve(settings, app)
+        serve(settings, app, service_status)
 
 
 if __name__ == "__main__":

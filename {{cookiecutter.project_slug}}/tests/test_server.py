@@ -364,6 +364,29 @@ def test_dead_peer_is_dropped_after_ping_timeout(start_server_process: StartServ
     asyncio.run(run())
 
 
+SHUTTING_DOWN = (503, {"ready": False, "reason": "shutting down"})
+
+
+def test_with_a_drain_sigterm_turns_unready_first_and_open_connections_go_on(
+    start_server_process: StartServer,
+) -> None:
+    """With SHUTDOWN_DRAIN, SIGTERM first turns /health/ready to 503 for that long (a load
+    balancer sends new connections elsewhere) while open connections go on; then 1012."""
+    server = start_server_process({"SHUTDOWN_DRAIN": "1.5"})
+
+    async def run() -> int | None:
+        async with open_client(server) as ws:
+            await receive(ws)
+            assert server.ready() != SHUTTING_DOWN
+            server.process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(wait_until, lambda: server.ready() == SHUTTING_DOWN)
+            assert (await echo(ws, "still served"))["text"] == "still served"
+            return await close_code_received(ws)
+
+    assert asyncio.run(run()) == 1012
+    assert server.process.wait(timeout=RECEIVE_TIMEOUT) == -signal.SIGTERM
+
+
 def test_sigterm_closes_every_connection_with_1012(start_server_process: StartServer) -> None:
     """On SIGTERM every client gets a 1012 close frame, on_disconnect runs, the process exits."""
     server = start_server_process({"LOG_LEVEL": "DEBUG"})

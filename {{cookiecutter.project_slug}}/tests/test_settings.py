@@ -48,6 +48,7 @@ def test_every_setting_is_read_from_its_variable() -> None:
         f"{ENV_PREFIX}LOG_FORMAT": "TEXT",
         f"{ENV_PREFIX}METRICS": "off",
         f"{ENV_PREFIX}COMPRESSION": "on",
+        f"{ENV_PREFIX}SHUTDOWN_DRAIN": "0",
         f"{ENV_PREFIX}HOST": "0.0.0.0",  # noqa: S104 (a value under test, not a bind)
         f"{ENV_PREFIX}PORT": "9000",
         f"{ENV_PREFIX}MAX_MESSAGE_SIZE": "1024",
@@ -70,6 +71,7 @@ def test_every_setting_is_read_from_its_variable() -> None:
         log_format="text",
         metrics=False,
         compression=True,
+        shutdown_drain=0.0,
         host="0.0.0.0",  # noqa: S104
         port=9000,
         max_message_size=1024,
@@ -108,6 +110,8 @@ def test_log_level_is_case_insensitive() -> None:
         ("LOG_FORMAT", "yaml"),
         ("METRICS", "sometimes"),
         ("COMPRESSION", "gzip"),
+        ("SHUTDOWN_DRAIN", "-1"),
+        ("SHUTDOWN_DRAIN", "nan"),
         ("HOST", "two words"),
         ("PORT", "0"),
         ("PORT", "65536"),

@@ -21,15 +21,19 @@ import argparse
 import asyncio
 {% endif %}
 import gc
+import logging
+import signal
 import sys
+import time
 {% if cookiecutter.auth == "jwt" %}
 from datetime import timedelta
 {% endif %}
+from types import FrameType
 
 import uvicorn
 from litestar import Litestar
 
-from .app import create_app
+from .app import ServiceStatus, create_app
 {% if cookiecutter.auth == "jwt" %}
 from .auth import mint_token
 {% endif %}
@@ -64,6 +68,8 @@ def uvicorn_config(settings: Settings, app: Litestar | None = None) -> uvicorn.C
     )
 
 
+logger = logging.getLogger(f"{__package__}.shutdown")  # (this module is "__main__" when run)
+
 GC_THRESHOLDS = (50_000, 50, 1_000)
 """Python's defaults are (700, 10, 10)."""
 
@@ -87,11 +93,48 @@ def quiet_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def serve(settings: Settings, app: Litestar | None = None) -> None:
-    """Run ``app`` (by default ``create_app(settings)``) until SIGINT or SIGTERM."""
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, answering SIGTERM by going unready for ``SHUTDOWN_DRAIN`` seconds
+    first: ``/health/ready`` says 503, so the load balancer sends new connections elsewhere,
+    while the open ones go on. Then the usual shutdown (1012 to every WebSocket). A second
+    signal, or Ctrl-C, stops at once."""
+
+    def __init__(self, config: uvicorn.Config, service_status: ServiceStatus, drain: float) -> None:
+        super().__init__(config)
+        self.service_status = service_status
+        self.drain = drain
+        self.pending_exit: tuple[int, FrameType | None] | None = None
+        self.drained_at = 0.0
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.drain > 0 and self.pending_exit is None:
+            self.service_status.stopping = True
+            self.pending_exit, self.drained_at = (sig, frame), time.monotonic() + self.drain
+            logger.info("SIGTERM: /health/ready says 503 for %.0f s, then shutdown", self.drain)
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.pending_exit is not None and time.monotonic() >= self.drained_at:
+            super().handle_exit(*self.pending_exit)
+            self.pending_exit = None
+        return await super().on_tick(counter)
+
+
+def serve(
+    settings: Settings, app: Litestar | None = None, service_status: ServiceStatus | None = None
+) -> None:
+    """Run ``app`` until SIGINT or SIGTERM; by default ``create_app(settings)``, else one made
+    with ``service_status``, which the shutdown drain turns unready."""
+    if app is None:
+        service_status = ServiceStatus()
+        app = create_app(settings, service_status)
     config = uvicorn_config(settings, app)
     quiet_garbage_collector()  # once the app and the server's configuration are built
-    uvicorn.Server(config).run()
+    if service_status is None:
+        uvicorn.Server(config).run()
+    else:
+        DrainingServer(config, service_status, settings.shutdown_drain).run()
 
 
 def settings_or_exit() -> Settings:

@@ -92,15 +92,18 @@ def app_wide(value: object) -> Provide:
     return Provide(lambda: value, sync_to_thread=False, use_cache=True)
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the app; settings come from the environment unless given."""
+def create_app(
+    settings: Settings | None = None, service_status: ServiceStatus | None = None
+) -> Litestar:
+    """Build the app; settings come from the environment unless given. ``service_status``
+    is the process's own, when the code that runs the server marks its shutdown (__main__)."""
     settings = settings or Settings.from_env()
     # Shared by every connection on purpose: the live connections, and the topics that reach
     # them (broadcasts, too, go through the hub and its bus, broadcast.py).
     registry = ConnectionRegistry()
     metrics = Metrics()
     hub = Hub(registry, settings, metrics)
-    service_status = ServiceStatus()
+    service_status = service_status or ServiceStatus()
     route_handlers: list[ControllerRouterHandler] = [health, ready, demo_page, ConnectionListener]
     if settings.metrics:
         route_handlers.append(metrics_endpoint)

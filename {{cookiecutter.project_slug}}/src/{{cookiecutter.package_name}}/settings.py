@@ -63,6 +63,9 @@ class Settings:
     """Seconds between the server's keepalive pings."""
     ping_timeout: float = 20.0
     """Seconds a client has to answer a ping before it is dropped as dead."""
+    shutdown_drain: float = 0.0
+    """Seconds between SIGTERM and the shutdown, while ``/health/ready`` says 503 so that the
+    load balancer sends new connections elsewhere; the open ones go on meanwhile."""
     shutdown_timeout: int = 10
     """Seconds a shutdown waits for connections to finish before cancelling them."""
     allowed_origins: tuple[str, ...] = ()
@@ -108,6 +111,7 @@ class Settings:
             compression=env.boolean("COMPRESSION", defaults.compression),
             ping_interval=env.seconds("PING_INTERVAL", defaults.ping_interval),
             ping_timeout=env.seconds("PING_TIMEOUT", defaults.ping_timeout),
+            shutdown_drain=env.seconds("SHUTDOWN_DRAIN", defaults.shutdown_drain, zero=True),
             shutdown_timeout=env.integer("SHUTDOWN_TIMEOUT", defaults.shutdown_timeout),
             allowed_origins=env.origins("ALLOWED_ORIGINS", defaults.allowed_origins),
             rate_limit=env.rate("RATE_LIMIT", defaults.rate_limit),
@@ -174,13 +178,19 @@ class _EnvironmentReader:
             raise _invalid(name, raw, rule)
         return value
 
-    def seconds(self, name: str, default: float) -> float:
+    def seconds(self, name: str, default: float, *, zero: bool = False) -> float:
+        """Seconds above 0, or, where ``zero`` (it turns the thing off), 0 too."""
+        if zero:
+            rule = "use a number of seconds, 0 or more"
+            return self._positive_number(name, default, rule, or_zero=True)
         return self._positive_number(name, default, "use a number of seconds greater than 0")
 
     def rate(self, name: str, default: float) -> float:
         return self._positive_number(name, default, "use a number per second greater than 0")
 
-    def _positive_number(self, name: str, default: float, rule: str) -> float:
+    def _positive_number(
+        self, name: str, default: float, rule: str, *, or_zero: bool = False
+    ) -> float:
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:
             return default
@@ -188,7 +198,8 @@ class _EnvironmentReader:
             value = float(raw.strip())
         except ValueError:
             raise _invalid(name, raw, rule) from None
-        if not 0 < value < float("inf"):
+        big_enough = value >= 0 if or_zero else value > 0  # (false for NaN)
+        if not (big_enough and value < float("inf")):
             raise _invalid(name, raw, rule)
         return value
 
