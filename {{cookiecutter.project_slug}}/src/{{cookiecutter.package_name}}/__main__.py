@@ -80,7 +80,7 @@ def quiet_garbage_collector() -> None:
     Each connection holds about a hundred objects the collector tracks. With Python's default
     thresholds, a storm of 10,000 connections set off full collections over all of them, up to
     a second each, during which no connection of the process got a frame. Measured with the
-    benchmark's stall phase (bench/README.md): the longest echo went from 360-990 ms to 30-50 ms.
+    benchmark's stall phase (bench/README.md): the longest echo went from 360-990 ms to 15-50 ms.
 
     - What exists once the app is built lives as long as the process: ``gc.freeze()`` takes it
       out of every later collection.
