@@ -232,8 +232,21 @@ def open_client(
     *,
     compression: bool = False,
 ) -> connect:
-    """A WebSocket client for ``server``: no client-side pings or size limit, and no
-    compression unless asked (then it offers permessage-deflate, as browsers do).
+    """A WebSocket client for ``server`` (see ``open_client_at``)."""
+    return open_client_at(server.ws_url, headers, origin, compression=compression)
+
+
+def open_client_at(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    origin: str | None = None,
+    *,
+    compression: bool = False,
+    **transport: Any,
+) -> connect:
+    """A WebSocket client for the service at ``url``: no client-side pings or size limit, and
+    no compression unless asked (then it offers permessage-deflate, as browsers do).
+    ``transport`` goes to the connection as it is (``ssl``, ``local_addr``, ...).
 
     Like any program, it sends no Origin header unless given one.
 {% if cookiecutter.auth == "jwt" %}
@@ -242,7 +255,7 @@ def open_client(
 {% endif %}
     """
     return connect(
-        server.ws_url,
+        url,
         open_timeout=OPEN_TIMEOUT,
         close_timeout=RECEIVE_TIMEOUT,
         ping_interval=None,
@@ -256,6 +269,7 @@ def open_client(
 {% else %}
         additional_headers=headers,
 {% endif %}
+        **transport,
     )
 
 

@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from selenium.webdriver.common.by import By
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
-from websockets.typing import Origin
 
 from {{ cookiecutter.package_name }}.listener import WEBSOCKET_PATH
 
@@ -35,7 +34,14 @@ from .browser import start_chromium, text_of, wait_for
 {% if cookiecutter.broadcast == "redis" %}
 from .redis_server import RedisServer
 {% endif %}
-from .server import OPEN_TIMEOUT, ServerProcess, StartServer, free_port, receive
+from .server import (
+    OPEN_TIMEOUT,
+    ServerProcess,
+    StartServer,
+    free_port,
+    open_client_at,
+    receive,
+)
 {% if cookiecutter.auth == "jwt" %}
 from .support import AUTH_HEADERS, RECEIVE_TIMEOUT, wait_until
 {% else %}
@@ -180,17 +186,8 @@ def proxy(
 
 def through(proxy: Proxy, origin: str | None = None) -> connect:
     """A client of the service through nginx over ``wss://``, from ``CLIENT_ADDRESS``."""
-    return connect(
-        proxy.ws_url,
-        ssl=proxy.tls,
-        open_timeout=OPEN_TIMEOUT,
-        close_timeout=RECEIVE_TIMEOUT,
-        compression=None,
-        origin=None if origin is None else Origin(origin),
-        local_addr=(CLIENT_ADDRESS, 0),
-{% if cookiecutter.auth == "jwt" %}
-        additional_headers=AUTH_HEADERS,
-{% endif %}
+    return open_client_at(
+        proxy.ws_url, origin=origin, ssl=proxy.tls, local_addr=(CLIENT_ADDRESS, 0)
     )
 
 

@@ -183,7 +183,7 @@ class HandshakePolicy(ASGIMiddleware):
                 " and not in ALLOWED_ORIGINS",
                 origin,
             )
-            self.metrics.refused("origin")
+            self.metrics.handshakes["origin"] += 1
             await refuse(scope, send, FOREIGN_ORIGIN)
             return
         if self.open_connections >= self.max_connections:
@@ -191,7 +191,7 @@ class HandshakePolicy(ASGIMiddleware):
                 "refused a WebSocket handshake: %d connections open (MAX_CONNECTIONS)",
                 self.open_connections,
             )
-            self.metrics.refused("capacity")
+            self.metrics.handshakes["capacity"] += 1
             await refuse(scope, send, NO_ROOM)
             return
         self.open_connections += 1

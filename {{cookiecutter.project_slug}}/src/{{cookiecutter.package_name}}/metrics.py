@@ -42,6 +42,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.handshakes: Counter[str] = Counter()
+        """By outcome: ``accepted``, or refused before accept for ``origin``, ``capacity``
+        or ``auth``."""
         self.disconnects: Counter[int] = Counter()
         self.received: Counter[type[msgspec.Struct] | None] = Counter()
         """Valid messages by class; ``None`` counts the invalid frames."""
@@ -50,10 +52,6 @@ class Metrics:
         # Left behind by the connections that ended (the live ones count for themselves).
         self.ended_sent = 0
         self.ended_shed = 0
-
-    def refused(self, outcome: str) -> None:
-        """A handshake refused before accept: ``origin``, ``capacity`` or ``auth``."""
-        self.handshakes[outcome] += 1
 
     def connection_ended(self, connection_state: "ConnectionState", close_code: int) -> None:
         self.disconnects[close_code] += 1

@@ -145,16 +145,14 @@ class _EnvironmentReader:
         raise _invalid(name, raw, f"use one of {', '.join(sorted(_TRUE_WORDS | _FALSE_WORDS))}")
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        """One of ``choices``, in any case (each choice is all upper or all lower case)."""
+        """One of ``choices``, given in any case."""
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:
             return default
-        value = raw.strip().upper()
-        if value.lower() in choices:
-            value = value.lower()
-        if value not in choices:
-            raise _invalid(name, raw, f"use one of {', '.join(choices)}")
-        return value
+        for choice in choices:
+            if choice.casefold() == raw.strip().casefold():
+                return choice
+        raise _invalid(name, raw, f"use one of {', '.join(choices)}")
 
     def word(self, name: str, default: str) -> str:
         raw = self._environ.get(ENV_PREFIX + name)
@@ -182,15 +180,14 @@ class _EnvironmentReader:
         """Seconds above 0, or, where ``zero`` (it turns the thing off), 0 too."""
         if zero:
             rule = "use a number of seconds, 0 or more"
-            return self._positive_number(name, default, rule, or_zero=True)
-        return self._positive_number(name, default, "use a number of seconds greater than 0")
+            return self._number(name, default, rule, or_zero=True)
+        return self._number(name, default, "use a number of seconds greater than 0")
 
     def rate(self, name: str, default: float) -> float:
-        return self._positive_number(name, default, "use a number per second greater than 0")
+        return self._number(name, default, "use a number per second greater than 0")
 
-    def _positive_number(
-        self, name: str, default: float, rule: str, *, or_zero: bool = False
-    ) -> float:
+    def _number(self, name: str, default: float, rule: str, *, or_zero: bool = False) -> float:
+        """A finite number above 0 (or 0 too, ``or_zero``); else an error naming ``rule``."""
         raw = self._environ.get(ENV_PREFIX + name)
         if raw is None:
             return default
